@@ -1,0 +1,335 @@
+import type { ColumnType, ResolvedSessionsOptions } from './interfaces/sessions-options.interface';
+import type { FilterValue, ListOptions, SessionFilters, SessionStatus } from './interfaces/session-filters.interface';
+import { Session } from './session.entity';
+import { describe } from './token';
+
+type ValueKind = 'date' | 'json' | 'plain';
+
+interface Column {
+  property: string;
+  field: string;
+  quoted: string;
+  kind: ValueKind;
+}
+
+/** A statement with `?` placeholders, as the ORM connection's `execute` takes it. */
+export interface Statement {
+  sql: string;
+  params: unknown[];
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether a value is shaped like a UUID; anything else cannot match an id (and PostgreSQL would reject it). */
+export function isUuid(value: unknown): value is string {
+  return typeof value === 'string' && UUID.test(value);
+}
+
+const STATUSES: ReadonlySet<string> = new Set<SessionStatus>(['valid', 'expired', 'all']);
+const MAX_LIMIT = 10_000;
+
+/**
+ * The SQL of one kind, built once from its options. Statements go through the
+ * ORM's connection as single round trips, without the unit of work: the hot
+ * path costs one indexed lookup, and no identity map lives across requests.
+ *
+ * Times are sent as UTC ISO strings and read as UTC, so the same code reads
+ * `timestamptz` columns and the naive UTC `timestamp` columns Ecto makes, in
+ * any process time zone.
+ */
+export class SessionStatements {
+  readonly table: string;
+  readonly columns: Column[];
+  private readonly byProperty = new Map<string, Column>();
+  private readonly extraProperties: Set<string>;
+  private readonly returning: string;
+  readonly selectByDigest: string[];
+
+  constructor(
+    private readonly options: ResolvedSessionsOptions,
+    private readonly entityClass: typeof Session,
+  ) {
+    this.table = (options.schema ? `${quote(options.schema)}.` : '') + quote(options.tableName);
+    const builtIn: Array<[string, string, ValueKind]> = [
+      ['id', 'id', 'plain'],
+      ['authTokenDigest', 'auth_token_digest', 'plain'],
+      ['data', 'data', 'json'],
+      ['expiresAt', 'expires_at', 'date'],
+      ['insertedAt', 'inserted_at', 'date'],
+      ['updatedAt', 'updated_at', 'date'],
+    ];
+    const extra = Object.entries(options.columns).map(
+      ([property, c]) => [property, c.fieldName, kindOf(c.type)] as [string, string, ValueKind],
+    );
+    this.extraProperties = new Set(extra.map(([p]) => p));
+    this.columns = [...builtIn, ...extra].map(([property, field, kind]) => ({
+      property,
+      field,
+      quoted: quote(field),
+      kind,
+    }));
+    for (const column of this.columns) this.byProperty.set(column.property, column);
+    this.returning = this.columns.map((c) => c.quoted).join(', ');
+    // One statement per number of accepted secrets (rotation): `= ?` or `IN (?, ?)`.
+    const digests = Math.max(1, options.secrets.length);
+    this.selectByDigest = [];
+    for (let n = 1; n <= digests; n++) {
+      const match = n === 1 ? '= ?' : `IN (${Array(n).fill('?').join(', ')})`;
+      this.selectByDigest[n] =
+        `SELECT ${this.returning} FROM ${this.table} WHERE "auth_token_digest" ${match} AND ` +
+        `("expires_at" IS NULL OR "expires_at" > ?)` +
+        (options.absoluteTtl !== null ? ` AND "inserted_at" > ?` : '') +
+        ' LIMIT 1';
+    }
+  }
+
+  /** The lookup `authenticate` sends: digests, then the validity bounds at `now`. */
+  lookup(digests: string[], now: Date): Statement {
+    return { sql: this.selectByDigest[digests.length], params: [...digests, ...this.validityParams(now)] };
+  }
+
+  insert(values: Record<string, unknown>): Statement {
+    const columns = this.columns.filter((c) => values[c.property] !== undefined);
+    const placeholders = columns.map((c) => (c.kind === 'json' ? '?::jsonb' : '?'));
+    return {
+      sql:
+        `INSERT INTO ${this.table} (${columns.map((c) => c.quoted).join(', ')}) ` +
+        `VALUES (${placeholders.join(', ')}) RETURNING ${this.returning}`,
+      params: columns.map((c) => toParam(c, values[c.property])),
+    };
+  }
+
+  /**
+   * Moves `expires_at` forward only when it would move by more than the
+   * threshold: concurrent extensions write once, and a deleted row stays deleted.
+   */
+  extend(id: string, expiresAt: Date, now: Date, threshold: number): Statement {
+    return {
+      sql:
+        `UPDATE ${this.table} SET "expires_at" = ?, "updated_at" = ? ` +
+        `WHERE "id" = ? AND "expires_at" < ? RETURNING "expires_at", "updated_at"`,
+      params: [iso(expiresAt), iso(now), id, iso(new Date(expiresAt.getTime() - threshold * 1000))],
+    };
+  }
+
+  update(id: string, values: Record<string, unknown>, now: Date): Statement {
+    const sets: string[] = ['"updated_at" = ?'];
+    const params: unknown[] = [iso(now)];
+    for (const [property, value] of Object.entries(values)) {
+      if (value === undefined) continue;
+      const column = this.column(property, 'update');
+      if (property !== 'data' && property !== 'expiresAt' && !this.extraProperties.has(property)) {
+        throw new TypeError(`update: "${property}" cannot be changed`);
+      }
+      sets.push(`${column.quoted} = ${column.kind === 'json' ? '?::jsonb' : '?'}`);
+      params.push(toParam(column, value));
+    }
+    return {
+      sql: `UPDATE ${this.table} SET ${sets.join(', ')} WHERE "id" = ? RETURNING ${this.returning}`,
+      params: [...params, id],
+    };
+  }
+
+  expire(id: string, now: Date): Statement {
+    return {
+      sql:
+        `UPDATE ${this.table} SET "expires_at" = ?, "updated_at" = ? ` +
+        `WHERE "id" = ? AND ("expires_at" IS NULL OR "expires_at" > ?) RETURNING ${this.returning}`,
+      params: [iso(now), iso(now), id, iso(now)],
+    };
+  }
+
+  select(filters: Where, list: ListOptions = {}): Statement {
+    const { limit = 100, offset = 0, orderBy = { insertedAt: 'desc' } } = list;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+      throw new TypeError(`list: limit must be a whole number from 1 to ${MAX_LIMIT}, got ${describe(limit)}`);
+    }
+    if (!Number.isInteger(offset) || offset < 0) {
+      throw new TypeError(`list: offset must be a whole number >= 0, got ${describe(offset)}`);
+    }
+    if (typeof orderBy !== 'object' || orderBy === null || Array.isArray(orderBy)) {
+      throw new TypeError('list: orderBy must be an object such as { insertedAt: "desc" }');
+    }
+    const order = Object.entries(orderBy).map(([property, direction]) => {
+      if (direction !== 'asc' && direction !== 'desc') {
+        throw new TypeError(`list: orderBy.${property} must be "asc" or "desc"`);
+      }
+      return `${this.column(property, 'orderBy').quoted} ${direction.toUpperCase()}`;
+    });
+    order.push('"id" DESC'); // a stable order for paging
+    return {
+      sql: `SELECT ${this.returning} FROM ${this.table}${filters.sql} ORDER BY ${order.join(', ')} LIMIT ? OFFSET ?`,
+      params: [...filters.params, limit, offset],
+    };
+  }
+
+  count(filters: Where): Statement {
+    return { sql: `SELECT count(*) AS "count" FROM ${this.table}${filters.sql}`, params: filters.params };
+  }
+
+  delete(filters: Where): Statement {
+    return { sql: `DELETE FROM ${this.table}${filters.sql}`, params: filters.params };
+  }
+
+  /**
+   * A WHERE clause from filters. Unknown keys, `undefined` values and values of
+   * the wrong type throw, so a filter object never widens to every session.
+   */
+  where(
+    filters: SessionFilters,
+    now: Date,
+    digestsOf: (token: string) => string[],
+    defaultStatus: SessionStatus,
+    method: string,
+  ): Where {
+    if (typeof filters !== 'object' || filters === null || Array.isArray(filters)) {
+      throw new TypeError(`${method}: filters must be an object, got ${describe(filters)}`);
+    }
+    const clauses: string[] = [];
+    const params: unknown[] = [];
+    let status: SessionStatus = defaultStatus;
+    for (const [key, value] of Object.entries(filters)) {
+      if (key === 'status') {
+        if (!STATUSES.has(value as string)) {
+          throw new TypeError(`${method}: status must be "valid", "expired" or "all", got ${describe(value)}`);
+        }
+        status = value as SessionStatus;
+      } else if (key === 'exceptId') {
+        if (method !== 'deleteAll') throw new TypeError(`${method}: unknown filter "exceptId"`);
+        assertScalar(method, key, value, 'string');
+        if (isUuid(value)) {
+          clauses.push('"id" <> ?');
+          params.push(value);
+        }
+      } else if (key === 'id') {
+        assertScalar(method, key, value, 'string');
+        clauses.push(isUuid(value) ? '"id" = ?' : 'FALSE');
+        if (isUuid(value)) params.push(value);
+      } else if (key === 'token') {
+        assertScalar(method, key, value, 'string');
+        const digests = digestsOf(value as string);
+        clauses.push(digests.length === 0 ? 'FALSE' : `"auth_token_digest" IN (${digests.map(() => '?').join(', ')})`);
+        params.push(...digests);
+      } else {
+        if (key === 'authTokenDigest' || key === 'data') {
+          throw new TypeError(`${method}: cannot filter on "${key}"`);
+        }
+        const column = this.column(key, method);
+        if (value === null) {
+          clauses.push(`${column.quoted} IS NULL`);
+        } else {
+          assertScalar(method, key, value);
+          clauses.push(`${column.quoted} = ?`);
+          params.push(toParam(column, value));
+        }
+      }
+    }
+    if (status === 'valid') {
+      clauses.push(
+        '("expires_at" IS NULL OR "expires_at" > ?)' + (this.options.absoluteTtl !== null ? ' AND "inserted_at" > ?' : ''),
+      );
+      params.push(...this.validityParams(now));
+    } else if (status === 'expired') {
+      clauses.push(
+        this.options.absoluteTtl !== null
+          ? '("expires_at" <= ? OR "inserted_at" <= ?)'
+          : '"expires_at" <= ?',
+      );
+      params.push(...this.validityParams(now));
+    }
+    return { sql: clauses.length ? ` WHERE ${clauses.join(' AND ')}` : '', params };
+  }
+
+  /** A session from a row, as an instance of the kind's entity class (not managed by an EntityManager). */
+  toSession(row: Record<string, unknown>): Session {
+    const session = Object.create(this.entityClass.prototype) as Session;
+    for (const column of this.columns) {
+      if (column.property === 'authTokenDigest') continue;
+      const value = row[column.field];
+      session[column.property] = column.kind === 'date' ? parseTimestamp(value) : value;
+    }
+    // Not enumerable, so that no serializer or spread can leak it.
+    Object.defineProperty(session, 'authTokenDigest', {
+      value: row.auth_token_digest,
+      enumerable: false,
+      writable: true,
+      configurable: true,
+    });
+    return session;
+  }
+
+  private validityParams(now: Date): string[] {
+    const params = [iso(now)];
+    if (this.options.absoluteTtl !== null) params.push(iso(new Date(now.getTime() - this.options.absoluteTtl * 1000)));
+    return params;
+  }
+
+  private column(property: string, method: string): Column {
+    const column = this.byProperty.get(property);
+    if (!column) {
+      throw new TypeError(`${method}: unknown property "${property}"; known: ${[...this.byProperty.keys()].join(', ')}`);
+    }
+    return column;
+  }
+}
+
+/** A WHERE clause (empty or starting with ` WHERE`) and its parameters. */
+export interface Where {
+  sql: string;
+  params: unknown[];
+}
+
+function assertScalar(method: string, key: string, value: unknown, type?: 'string'): void {
+  const ok =
+    type === 'string'
+      ? typeof value === 'string'
+      : typeof value === 'string' ||
+        (typeof value === 'number' && Number.isFinite(value)) ||
+        typeof value === 'boolean' ||
+        (value instanceof Date && !Number.isNaN(value.getTime()));
+  if (!ok) {
+    throw new TypeError(`${method}: filter "${key}" must be ${type === 'string' ? 'a string' : 'a string, number, boolean, Date or null'}, got ${describe(value)}`);
+  }
+}
+
+function kindOf(type: ColumnType): ValueKind {
+  return type === 'datetime' ? 'date' : type === 'json' ? 'json' : 'plain';
+}
+
+function toParam(column: Column, value: unknown): unknown {
+  if (value === null) return null;
+  if (column.kind === 'json') return JSON.stringify(value);
+  if (column.kind === 'date') {
+    const date = value instanceof Date ? value : new Date(value as string);
+    if (Number.isNaN(date.getTime())) throw new TypeError(`"${column.property}" must be a valid date`);
+    return iso(date);
+  }
+  return value;
+}
+
+export function quote(identifier: string): string {
+  return `"${identifier.replace(/"/g, '""')}"`;
+}
+
+/** UTC, with a `Z`: right for `timestamptz`, and stored as UTC wall time in a naive `timestamp`. */
+export function iso(date: Date): string {
+  return date.toISOString();
+}
+
+/**
+ * A timestamp as PostgreSQL prints it (the ORM leaves them as strings): with an
+ * offset for `timestamptz`, without one for a naive UTC `timestamp`, which is
+ * read as UTC rather than in the process time zone.
+ */
+export function parseTimestamp(value: unknown): Date | null {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) return value;
+  const text = String(value);
+  if (text === 'infinity') return new Date(8.64e15);
+  const match = /^(\d{4,}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d(?::?\d\d)?(?::?\d\d)?)?$/.exec(text);
+  if (!match) return new Date(text);
+  const [, day, time, fraction = '', zone = 'Z'] = match;
+  const millis = fraction ? fraction.slice(0, 4).padEnd(4, '0') : '';
+  const offset = zone === 'Z' ? 'Z' : zone.length === 3 ? `${zone}:00` : zone.replace(/^([+-]\d\d):?(\d\d).*$/, '$1:$2');
+  return new Date(`${day}T${time}${millis}${offset}`);
+}

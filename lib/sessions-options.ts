@@ -1,0 +1,254 @@
+import { Logger } from '@nestjs/common';
+import { parseDuration } from './duration';
+import type {
+  ColumnOptions,
+  ColumnType,
+  EctoSessionsOptions,
+  ResolvedSessionsOptions,
+  TokenSource,
+} from './interfaces/sessions-options.interface';
+import { DEFAULT_KIND } from './sessions.constants';
+import { assertTokenLength, DEFAULT_TOKEN_LENGTH, describe, isHashAlgorithm } from './token';
+
+const DAY = 86_400;
+/** Browsers cap cookie lifetimes at 400 days; used for `ttl: null`. */
+const LONGEST_COOKIE = 400 * DAY;
+
+const OPTION_NAMES: ReadonlySet<string> = new Set<keyof EctoSessionsOptions>([
+  'name',
+  'ttl',
+  'extendOnUse',
+  'extendThreshold',
+  'absoluteTtl',
+  'tokenLength',
+  'hashAlgorithm',
+  'secret',
+  'tableName',
+  'schema',
+  'columns',
+  'tokenFrom',
+  'cookie',
+  'pruneInterval',
+  'entityName',
+  'orm',
+]);
+const COLUMN_TYPES: ReadonlySet<string> = new Set<ColumnType>([
+  'string',
+  'text',
+  'uuid',
+  'integer',
+  'bigint',
+  'double',
+  'boolean',
+  'json',
+  'datetime',
+]);
+/** Properties every session has; an extra column may not reuse them. */
+const BUILT_IN_PROPERTIES = new Set(['id', 'authTokenDigest', 'data', 'expiresAt', 'insertedAt', 'updatedAt', 'isExpired']);
+const SAME_SITE = new Set(['lax', 'strict', 'none']);
+
+/** The default extra columns: the seed demo's `user_id`. */
+export const DEFAULT_COLUMNS: Record<string, ColumnOptions> = { userId: { type: 'string', index: true } };
+
+/** A bad option: thrown at start-up, naming the option and the kind. */
+export class SessionsOptionsError extends Error {
+  constructor(kind: string, option: string, problem: string) {
+    super(`EctoSessionsModule (kind "${kind}"): option "${option}" ${problem}`);
+    this.name = 'SessionsOptionsError';
+  }
+}
+
+/**
+ * Applies every default and checks every option, for `forRoot` and `forRootAsync`
+ * alike. Throws a {@link SessionsOptionsError} naming the first bad option.
+ */
+export function resolveSessionsOptions(options: EctoSessionsOptions = {}): ResolvedSessionsOptions {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new SessionsOptionsError(DEFAULT_KIND, 'options', `must be an object, got ${describe(options)}`);
+  }
+  const kind = options.name ?? DEFAULT_KIND;
+  const fail = (option: string, problem: string): never => {
+    throw new SessionsOptionsError(String(kind), option, problem);
+  };
+  if (typeof kind !== 'string' || !/^[A-Za-z][A-Za-z0-9_-]*$/.test(kind)) {
+    fail('name', `must be a word of letters, digits, "_" or "-", got ${describe(kind)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!OPTION_NAMES.has(key)) fail(key, `is not an option; known options: ${[...OPTION_NAMES].join(', ')}`);
+  }
+
+  const duration = (option: keyof EctoSessionsOptions, fallback: number | null): number | null => {
+    const value = options[option];
+    if (value === undefined) return fallback;
+    if (value === null) return null;
+    const seconds = parseDuration(value);
+    if (seconds === undefined) {
+      fail(option, `must be a number of seconds >= 0 or a duration such as '7d' or '12h', got ${describe(value)}`);
+    }
+    return seconds!;
+  };
+  const bool = (option: keyof EctoSessionsOptions, fallback: boolean): boolean => {
+    const value = options[option];
+    if (value === undefined) return fallback;
+    if (typeof value !== 'boolean') fail(option, `must be true or false, got ${describe(value)}`);
+    return value as boolean;
+  };
+
+  const ttl = duration('ttl', 7 * DAY);
+  if (ttl === 0) fail('ttl', 'must be more than 0 seconds (or null for sessions that never expire)');
+  const absoluteTtl = duration('absoluteTtl', null);
+  if (absoluteTtl === 0) fail('absoluteTtl', 'must be more than 0 seconds (or null for no absolute limit)');
+
+  const tokenLength = options.tokenLength ?? DEFAULT_TOKEN_LENGTH;
+  try {
+    assertTokenLength(tokenLength, 'must be');
+  } catch (error) {
+    fail('tokenLength', (error as Error).message.replace(/^must be must be/, 'must be'));
+  }
+
+  const hashAlgorithm = options.hashAlgorithm === undefined ? 'sha256' : options.hashAlgorithm;
+  if (hashAlgorithm !== null && !isHashAlgorithm(hashAlgorithm)) {
+    fail('hashAlgorithm', `must be one of crypto.getHashes() or null, got ${describe(hashAlgorithm)}`);
+  }
+  const secrets = resolveSecrets(options.secret, fail);
+  if (hashAlgorithm === null && secrets.length > 0) {
+    fail('secret', 'needs a hashAlgorithm: a secret without hashing is refused');
+  }
+  if (hashAlgorithm === null) {
+    new Logger('EctoSessions').warn(
+      `Kind "${kind}" stores tokens in plaintext (hashAlgorithm: null): anyone who reads the table can use them.`,
+    );
+  }
+
+  const tableName = options.tableName ?? (kind === DEFAULT_KIND ? 'sessions' : snakeCase(kind));
+  if (typeof tableName !== 'string' || tableName.length === 0 || tableName.length > 63) {
+    fail('tableName', `must be a table name of 1 to 63 characters, got ${describe(tableName)}`);
+  }
+  const schema = options.schema;
+  if (schema !== undefined && (typeof schema !== 'string' || schema.length === 0 || schema.length > 63)) {
+    fail('schema', `must be a schema name of 1 to 63 characters, got ${describe(schema)}`);
+  }
+  const columns = resolveColumns(options.columns ?? DEFAULT_COLUMNS, fail);
+  const cookie = resolveCookie(options, ttl, fail);
+  const tokenFrom = resolveTokenSources(options.tokenFrom, cookie.name, fail);
+
+  const pruneInterval = duration('pruneInterval', null);
+  if (pruneInterval === 0) fail('pruneInterval', 'must be more than 0 seconds (or null to turn pruning off)');
+
+  const entityName = options.entityName ?? (kind === DEFAULT_KIND ? 'Session' : `${pascalCase(kind)}Session`);
+  if (typeof entityName !== 'string' || !/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(entityName)) {
+    fail('entityName', `must be a valid identifier, got ${describe(entityName)}`);
+  }
+  if (options.orm !== undefined && (typeof options.orm !== 'object' || typeof options.orm?.em !== 'object')) {
+    fail('orm', 'must be a MikroORM instance');
+  }
+
+  return {
+    name: kind,
+    ttl,
+    extendOnUse: bool('extendOnUse', true),
+    extendThreshold: duration('extendThreshold', DAY),
+    absoluteTtl,
+    tokenLength,
+    hashAlgorithm,
+    secrets,
+    tableName,
+    schema,
+    columns,
+    tokenFrom,
+    cookie,
+    pruneInterval,
+    entityName,
+    orm: options.orm,
+  };
+}
+
+type Fail = (option: string, problem: string) => never;
+
+function resolveSecrets(secret: unknown, fail: Fail): string[] {
+  if (secret === undefined || secret === null) return [];
+  const list = Array.isArray(secret) ? secret : [secret];
+  if (list.length === 0) fail('secret', 'must not be an empty list (leave it out for no secret)');
+  for (const item of list) {
+    if (typeof item !== 'string' || item.length === 0) fail('secret', 'must be a non-empty string or a list of them');
+  }
+  return list as string[];
+}
+
+function resolveColumns(columns: unknown, fail: Fail): ResolvedSessionsOptions['columns'] {
+  if (typeof columns !== 'object' || columns === null || Array.isArray(columns)) {
+    fail('columns', `must be an object of column definitions, got ${describe(columns)}`);
+  }
+  const resolved: ResolvedSessionsOptions['columns'] = {};
+  for (const [property, definition] of Object.entries(columns as Record<string, unknown>)) {
+    const option = `columns.${property}`;
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(property)) fail(option, 'must be named like a JavaScript property');
+    if (BUILT_IN_PROPERTIES.has(property)) fail(option, 'clashes with a built-in session property');
+    if (typeof definition !== 'object' || definition === null) fail(option, 'must be a column definition object');
+    const { type = 'string', index = false, nullable = true, fieldName = snakeCase(property), length = 255, ...rest } =
+      definition as ColumnOptions;
+    const unknown = Object.keys(rest)[0];
+    if (unknown) fail(`${option}.${unknown}`, 'is not a column option; known: type, index, nullable, fieldName, length');
+    if (!COLUMN_TYPES.has(type)) fail(`${option}.type`, `must be one of ${[...COLUMN_TYPES].join(', ')}, got ${describe(type)}`);
+    if (typeof index !== 'boolean') fail(`${option}.index`, 'must be true or false');
+    if (typeof nullable !== 'boolean') fail(`${option}.nullable`, 'must be true or false');
+    if (typeof fieldName !== 'string' || fieldName.length === 0) fail(`${option}.fieldName`, 'must be a column name');
+    if (!Number.isInteger(length) || length < 1) fail(`${option}.length`, 'must be a positive whole number');
+    resolved[property] = { type, index, nullable, fieldName, length };
+  }
+  return resolved;
+}
+
+function resolveCookie(options: EctoSessionsOptions, ttl: number | null, fail: Fail): ResolvedSessionsOptions['cookie'] {
+  const given = options.cookie ?? {};
+  if (typeof given !== 'object' || given === null) fail('cookie', 'must be an object of cookie attributes');
+  const cookie = {
+    name: 'auth_token',
+    httpOnly: true,
+    secure: true,
+    sameSite: 'lax' as const,
+    path: '/',
+    maxAge: ttl === null ? LONGEST_COOKIE : Math.min(Math.floor(ttl), LONGEST_COOKIE),
+    ...given,
+  };
+  if (typeof cookie.name !== 'string' || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookie.name)) {
+    fail('cookie.name', `must be a valid cookie name, got ${describe(cookie.name)}`);
+  }
+  if (!SAME_SITE.has(cookie.sameSite)) fail('cookie.sameSite', "must be 'lax', 'strict' or 'none'");
+  if (typeof cookie.httpOnly !== 'boolean') fail('cookie.httpOnly', 'must be true or false');
+  if (typeof cookie.secure !== 'boolean') fail('cookie.secure', 'must be true or false');
+  if (!Number.isInteger(cookie.maxAge) || cookie.maxAge < 0) fail('cookie.maxAge', 'must be a whole number of seconds');
+  if (cookie.sameSite === 'none' && !cookie.secure) fail('cookie.sameSite', "'none' needs secure: true (browsers refuse it otherwise)");
+  if (cookie.name.startsWith('__Host-') && (!cookie.secure || cookie.path !== '/' || cookie.domain !== undefined)) {
+    fail('cookie.name', 'with the __Host- prefix needs secure: true, path: "/" and no domain');
+  }
+  if (cookie.name.startsWith('__Secure-') && !cookie.secure) fail('cookie.name', 'with the __Secure- prefix needs secure: true');
+  return cookie;
+}
+
+function resolveTokenSources(sources: unknown, cookieName: string, fail: Fail): TokenSource[] {
+  if (sources === undefined) {
+    return [{ type: 'header', name: 'x-auth-token' }, { type: 'bearer' }, { type: 'cookie', name: cookieName }];
+  }
+  if (!Array.isArray(sources) || sources.length === 0) fail('tokenFrom', 'must be a non-empty list of token sources');
+  return (sources as unknown[]).map((source, i) => {
+    const s = source as Partial<TokenSource> & { name?: unknown };
+    if (s?.type === 'bearer') return { type: 'bearer' };
+    if ((s?.type === 'header' || s?.type === 'cookie') && typeof s.name === 'string' && s.name.length > 0) {
+      return { type: s.type, name: s.type === 'header' ? s.name.toLowerCase() : s.name };
+    }
+    return fail(`tokenFrom[${i}]`, "must be { type: 'header', name }, { type: 'bearer' } or { type: 'cookie', name }");
+  });
+}
+
+/** `userId` → `user_id`, `apiKeys` → `api_keys`. */
+export function snakeCase(name: string): string {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/-/g, '_')
+    .toLowerCase();
+}
+
+function pascalCase(name: string): string {
+  return name.replace(/(^|[-_])([a-z0-9])/gi, (_, __, c: string) => c.toUpperCase());
+}

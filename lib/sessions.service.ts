@@ -1,0 +1,285 @@
+import { randomUUID } from 'node:crypto';
+import type { EntitySchema, MikroORM } from '@mikro-orm/core';
+import type {
+  AuthenticateOptions,
+  CreateSessionAttrs,
+  ListOptions,
+  SessionFilters,
+  UpdateSessionAttrs,
+} from './interfaces/session-filters.interface';
+import { appendSetCookie, clearedSessionCookie, type ResponseLike, sessionCookie } from './cookies';
+import type { ResolvedSessionsOptions } from './interfaces/sessions-options.interface';
+import { Session, sessionEntity } from './session.entity';
+import { isUuid, type Statement, SessionStatements, type Where } from './session.statements';
+import { describe, digest, generateToken, isWellFormedToken } from './token';
+
+/** Bound on the memo of recent extensions (see `extendIfStale`). */
+const RECENT_EXTENSIONS = 10_000;
+
+/** A session or its id. */
+export type SessionOrId = Session | string;
+
+/**
+ * Creates, authenticates, lists and revokes the sessions of one kind.
+ *
+ * Inject it as `SessionsService` for the default kind, or with
+ * `@InjectSessions(name)` for a named one.
+ */
+export class SessionsService<Data extends object = Record<string, any>> {
+  /** The kind's MikroORM entity. */
+  readonly entity: EntitySchema<Session>;
+  private readonly statements: SessionStatements;
+  /** Session id → the expiry (ms) an extension already wrote or is writing. */
+  private readonly recentExtensions = new Map<string, number>();
+
+  constructor(
+    /** The kind's options, defaults applied. */
+    readonly options: ResolvedSessionsOptions,
+    private readonly orm: MikroORM,
+  ) {
+    this.entity = sessionEntity(options);
+    this.statements = new SessionStatements(options, this.entity.meta.class as typeof Session);
+  }
+
+  /** The kind's name. */
+  get name(): string {
+    return this.options.name;
+  }
+
+  /**
+   * Creates a session. The returned `token` is the only copy of the plaintext:
+   * hand it to the client; only its digest is stored.
+   */
+  async create(attrs: CreateSessionAttrs<Data> = {}): Promise<{ session: Session<Data>; token: string }> {
+    if (typeof attrs !== 'object' || attrs === null || Array.isArray(attrs)) {
+      throw new TypeError(`create: attributes must be an object, got ${describe(attrs)}`);
+    }
+    const { data = {} as Data, ...columns } = attrs;
+    assertData('create', data);
+    this.assertColumns('create', columns);
+    const token = generateToken(this.options.tokenLength);
+    const now = new Date();
+    const [row] = await this.run<Record<string, unknown>[]>(
+      this.statements.insert({
+        ...columns,
+        id: randomUUID(),
+        authTokenDigest: digest(token, this.options.hashAlgorithm, this.options.secrets[0]),
+        data,
+        expiresAt: this.expiryFrom(now, now),
+        insertedAt: now,
+        updatedAt: now,
+      }),
+    );
+    return { session: this.statements.toSession(row) as Session<Data>, token };
+  }
+
+  /**
+   * The valid session of a token, or `null`. One indexed lookup; one conditional
+   * UPDATE more only when the expiry would move by more than `extendThreshold`.
+   * A token that cannot be one of ours is refused before hashing or querying.
+   */
+  async authenticate(token: unknown, options: AuthenticateOptions = {}): Promise<Session<Data> | null> {
+    if (!isWellFormedToken(token, this.options.tokenLength)) return null;
+    const now = new Date();
+    const rows = await this.run<Record<string, unknown>[]>(this.statements.lookup(this.digestsOf(token), now));
+    if (rows.length === 0) return null;
+    const session = this.statements.toSession(rows[0]) as Session<Data>;
+    const extend = options?.extend ?? this.options.extendOnUse;
+    return extend ? this.extendIfStale(session, now, this.options.extendThreshold) : session;
+  }
+
+  /** The first session matching the filters (newest first), or `null`. */
+  async findOne(
+    filters: SessionFilters,
+    options: AuthenticateOptions & Pick<ListOptions, 'orderBy'> = {},
+  ): Promise<Session<Data> | null> {
+    const now = new Date();
+    const where = this.where('findOne', filters, now, 'valid');
+    const rows = await this.run<Record<string, unknown>[]>(this.statements.select(where, { limit: 1, orderBy: options.orderBy }));
+    if (rows.length === 0) return null;
+    const session = this.statements.toSession(rows[0]) as Session<Data>;
+    return options.extend ? this.extendIfStale(session, now, this.options.extendThreshold ?? 0) : session;
+  }
+
+  /** Sessions matching the filters, newest first by default. */
+  async list(filters: SessionFilters = {}, options: ListOptions = {}): Promise<Session<Data>[]> {
+    const where = this.where('list', filters, new Date(), 'valid');
+    const rows = await this.run<Record<string, unknown>[]>(this.statements.select(where, options ?? {}));
+    return rows.map((row) => this.statements.toSession(row) as Session<Data>);
+  }
+
+  /** How many sessions match the filters. */
+  async count(filters: SessionFilters = {}): Promise<number> {
+    const where = this.where('count', filters, new Date(), 'valid');
+    const [row] = await this.run<Array<{ count: string | number }>>(this.statements.count(where));
+    return Number(row.count);
+  }
+
+  /**
+   * Changes `data` (replaced whole) and extra columns; returns the updated
+   * session, or `null` when it no longer exists.
+   */
+  async update(session: SessionOrId, attrs: UpdateSessionAttrs<Data>): Promise<Session<Data> | null> {
+    const id = idOf('update', session);
+    if (typeof attrs !== 'object' || attrs === null || Array.isArray(attrs)) {
+      throw new TypeError(`update: attributes must be an object, got ${describe(attrs)}`);
+    }
+    const { data, ...columns } = attrs;
+    if (data !== undefined) assertData('update', data);
+    this.assertColumns('update', columns);
+    if (!isUuid(id)) return null;
+    this.recentExtensions.delete(id);
+    const rows = await this.run<Record<string, unknown>[]>(this.statements.update(id, { data, ...columns }, new Date()));
+    return rows.length ? (this.statements.toSession(rows[0]) as Session<Data>) : null;
+  }
+
+  /**
+   * Slides the expiry to `now + ttl` (bounded by `absoluteTtl`) whatever the
+   * threshold; this also revives an expired session. Returns the session as
+   * it now is.
+   */
+  async extend(session: Session<Data>): Promise<Session<Data>> {
+    if (!(session instanceof Session)) throw new TypeError(`extend: expected a session, got ${describe(session)}`);
+    return this.extendIfStale(session, new Date(), 0);
+  }
+
+  /** Ends a session now, keeping its row; returns it, or `null` when it does not exist. */
+  async expire(session: SessionOrId): Promise<Session<Data> | null> {
+    const id = idOf('expire', session);
+    if (!isUuid(id)) return null;
+    this.recentExtensions.delete(id);
+    const rows = await this.run<Record<string, unknown>[]>(this.statements.expire(id, new Date()));
+    return rows.length ? (this.statements.toSession(rows[0]) as Session<Data>) : null;
+  }
+
+  /** Deletes a session; `true` when a row was deleted. */
+  async delete(session: SessionOrId): Promise<boolean> {
+    const id = idOf('delete', session);
+    if (!isUuid(id)) return false;
+    this.recentExtensions.delete(id);
+    return (await this.deleteWhere(this.where('delete', { id, status: 'all' }, new Date(), 'all'))) > 0;
+  }
+
+  /**
+   * Deletes every session matching the filters, whatever their status unless
+   * `status` says otherwise; `exceptId` keeps one ("sign out everywhere else").
+   * Returns how many were deleted.
+   */
+  async deleteAll(filters: SessionFilters & { exceptId?: string }): Promise<number> {
+    const where = this.where('deleteAll', filters, new Date(), 'all');
+    this.recentExtensions.clear();
+    return this.deleteWhere(where);
+  }
+
+  /** Deletes every expired session; returns how many. */
+  async deleteExpired(): Promise<number> {
+    return this.deleteWhere(this.where('deleteExpired', { status: 'expired' }, new Date(), 'expired'));
+  }
+
+  /** Sets the token cookie (per the `cookie` option) on an Express response or a Fastify reply. */
+  setCookie(response: ResponseLike, token: string): void {
+    if (typeof token !== 'string' || token.length === 0) throw new TypeError('setCookie: token must be a non-empty string');
+    appendSetCookie(response, sessionCookie(this.options.cookie, token));
+  }
+
+  /** Tells the browser to drop the token cookie. */
+  clearCookie(response: ResponseLike): void {
+    appendSetCookie(response, clearedSessionCookie(this.options.cookie));
+  }
+
+  /** The digests a token may be stored under: one per accepted secret. */
+  digestsOf(token: string): string[] {
+    const { hashAlgorithm, secrets } = this.options;
+    if (secrets.length === 0) return [digest(token, hashAlgorithm)];
+    return secrets.map((secret) => digest(token, hashAlgorithm, secret));
+  }
+
+  /**
+   * Writes a later expiry when it moves by more than `threshold` seconds. The
+   * write is conditional, so concurrent requests (here or in other processes)
+   * extend once and a deleted row stays deleted; the memo of recent extensions
+   * keeps concurrent requests in this process from even sending it.
+   */
+  private async extendIfStale(session: Session<Data>, now: Date, threshold: number | null): Promise<Session<Data>> {
+    if (threshold === null || session.expiresAt === null || this.options.ttl === null) return session;
+    const target = this.expiryFrom(session.insertedAt, now);
+    const known = Math.max(session.expiresAt.getTime(), this.recentExtensions.get(session.id) ?? 0);
+    if (target === null || target.getTime() - known <= threshold * 1000) {
+      if (known > session.expiresAt.getTime()) session.expiresAt = new Date(known);
+      return session;
+    }
+    if (this.recentExtensions.size >= RECENT_EXTENSIONS) this.recentExtensions.clear();
+    this.recentExtensions.set(session.id, target.getTime());
+    try {
+      const rows = await this.run<Array<Record<string, unknown>>>(
+        this.statements.extend(session.id, target, now, threshold),
+      );
+      if (rows.length) {
+        session.expiresAt = target;
+        session.updatedAt = now;
+      }
+      return session;
+    } catch (error) {
+      this.recentExtensions.delete(session.id);
+      throw error;
+    }
+  }
+
+  /** `now + ttl`, never past `insertedAt + absoluteTtl`; `null` = never expires. */
+  private expiryFrom(insertedAt: Date, now: Date): Date | null {
+    const { ttl, absoluteTtl } = this.options;
+    const sliding = ttl === null ? Infinity : now.getTime() + ttl * 1000;
+    const absolute = absoluteTtl === null ? Infinity : insertedAt.getTime() + absoluteTtl * 1000;
+    const expiry = Math.min(sliding, absolute);
+    return expiry === Infinity ? null : new Date(expiry);
+  }
+
+  private where(method: string, filters: SessionFilters, now: Date, status: 'valid' | 'all' | 'expired'): Where {
+    return this.statements.where(
+      filters,
+      now,
+      (token) => (isWellFormedToken(token, this.options.tokenLength) ? this.digestsOf(token) : []),
+      status,
+      method,
+    );
+  }
+
+  private async deleteWhere(where: Where): Promise<number> {
+    const result = await this.run<{ affectedRows: number }>(this.statements.delete(where), 'run');
+    return result.affectedRows;
+  }
+
+  private assertColumns(method: string, columns: Record<string, unknown>): void {
+    for (const key of Object.keys(columns)) {
+      if (!(key in this.options.columns)) {
+        throw new TypeError(
+          `${method}: unknown attribute "${key}"; known: data, ${Object.keys(this.options.columns).join(', ')}`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Sends one statement through the ORM's connection, inside the current
+   * transaction when the caller is in one (`em.transactional`). Nothing goes
+   * through an identity map, so nothing leaks between requests.
+   */
+  private run<T>(statement: Statement, method: 'all' | 'run' = 'all'): Promise<T> {
+    const em = this.orm.em.getContext(false);
+    return em.getConnection().execute(statement.sql, statement.params, method, em.getTransactionContext()) as Promise<T>;
+  }
+}
+
+function idOf(method: string, session: unknown): string {
+  if (typeof session === 'string') return session;
+  if (typeof session === 'object' && session !== null && typeof (session as Session).id === 'string') {
+    return (session as Session).id;
+  }
+  throw new TypeError(`${method}: expected a session or its id, got ${describe(session)}`);
+}
+
+function assertData(method: string, data: unknown): void {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new TypeError(`${method}: data must be a JSON object, got ${describe(data)}`);
+  }
+}

@@ -1,0 +1,45 @@
+import { MikroORM, type Options } from '@mikro-orm/core';
+import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+
+/** Whether tests run on embedded PGlite (one connection at a time) rather than a real server. */
+export const onPglite = (): boolean => process.env.TEST_DATABASE_KIND === 'pglite';
+
+/** Every SQL statement the ORM sends, as its logger reports it, for counting. */
+export class QueryLog {
+  readonly statements: string[] = [];
+  readonly logger = (message: string): void => {
+    if (message.startsWith('[query]')) this.statements.push(message.replace(/^\[query\]\s*/, ''));
+  };
+  clear(): void {
+    this.statements.length = 0;
+  }
+  matching(pattern: RegExp): string[] {
+    return this.statements.filter((s) => pattern.test(s));
+  }
+}
+
+/** MikroORM options for the test database (`DATABASE_URL`, set by the global setup). */
+export function ormOptions(log?: QueryLog, extra: Partial<Options> = {}): Options & { autoLoadEntities?: boolean } {
+  return {
+    driver: PostgreSqlDriver,
+    clientUrl: process.env.DATABASE_URL,
+    pool: { min: 0, max: onPglite() ? 1 : 10 },
+    debug: log ? ['query'] : false,
+    logger: log?.logger,
+    colors: false,
+    allowGlobalContext: true,
+    discovery: { warnWhenNoEntities: false },
+    ...extra,
+  } as Options;
+}
+
+/** Drops and re-creates the tables of the given entities. */
+export async function recreateTables(orm: MikroORM): Promise<void> {
+  await orm.schema.dropSchema({ wrap: false });
+  await orm.schema.createSchema({ wrap: false });
+}
+
+/** Runs raw SQL on the test database. */
+export async function sql<T = Record<string, unknown>>(orm: MikroORM, query: string, params: unknown[] = []): Promise<T[]> {
+  return orm.em.getConnection().execute(query, params, 'all');
+}

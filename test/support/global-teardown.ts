@@ -1,0 +1,6 @@
+import type { EmbeddedPostgres } from './embedded-postgres';
+
+export default async function globalTeardown(): Promise<void> {
+  const embedded = (globalThis as Record<string, unknown>).__EMBEDDED_POSTGRES__ as EmbeddedPostgres | undefined;
+  await embedded?.stop();
+}
