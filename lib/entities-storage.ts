@@ -1,33 +1,41 @@
 import type { EntitySchema } from '@mikro-orm/core';
 
 interface EntitiesStorage {
-  addEntity(entity: unknown, contextName?: string): void;
   getEntities(contextName?: string): Iterable<unknown>;
 }
 
 /**
  * Registers a kind's entity for `autoLoadEntities` of `@mikro-orm/nestjs`, when
  * that package is installed (it is optional: a plain `MikroORM` works too).
+ *
  * A previous entity of the same name (same kind, other shape) is taken out
  * first, so that building many apps in one process never registers duplicates.
  */
 export function registerEntity(entity: EntitySchema, contextName?: string): void {
-  let storage: EntitiesStorage | undefined;
+  let nestjs: { MikroOrmModule?: { forFeature(entities: unknown[], contextName?: string): unknown } };
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    storage = require('@mikro-orm/nestjs').MikroOrmEntitiesStorage;
+    nestjs = require('@mikro-orm/nestjs');
   } catch {
     return;
   }
-  if (!storage) return;
-  const registered = [...storage.getEntities(contextName)];
-  for (const other of registered) {
-    if (other !== entity && (other as EntitySchema).meta?.className === entity.meta.className) {
-      // The storage has no removal API; its sets are keyed by context name.
-      (storage as unknown as { storage?: Map<string, Set<unknown>> }).storage
-        ?.get(contextName ?? 'default')
-        ?.delete(other);
-    }
+  forgetSameName(entity, contextName);
+  // Only for its side effect of adding the entity to the auto-load storage: the
+  // module it returns would need an EntityManager we may not have.
+  nestjs.MikroOrmModule?.forFeature([entity], contextName);
+}
+
+function forgetSameName(entity: EntitySchema, contextName = 'default'): void {
+  let storage: (EntitiesStorage & { storage?: Map<string, Set<unknown>> }) | undefined;
+  try {
+    // Not part of the package's index; best effort, as its storage has no removal API.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    storage = require('@mikro-orm/nestjs/mikro-orm.entities.storage').MikroOrmEntitiesStorage;
+  } catch {
+    return;
   }
-  storage.addEntity(entity, contextName);
+  const set = storage?.storage?.get(contextName);
+  for (const other of set ?? []) {
+    if (other !== entity && (other as EntitySchema).meta?.className === entity.meta.className) set!.delete(other);
+  }
 }

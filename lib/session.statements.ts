@@ -130,12 +130,13 @@ export class SessionStatements {
     };
   }
 
+  /** Ends a session now; one that already ended keeps its expiry. */
   expire(id: string, now: Date): Statement {
     return {
       sql:
-        `UPDATE ${this.table} SET "expires_at" = ?, "updated_at" = ? ` +
-        `WHERE "id" = ? AND ("expires_at" IS NULL OR "expires_at" > ?) RETURNING ${this.returning}`,
-      params: [iso(now), iso(now), id, iso(now)],
+        `UPDATE ${this.table} SET "expires_at" = CASE WHEN "expires_at" IS NULL OR "expires_at" > ? ` +
+        `THEN ? ELSE "expires_at" END, "updated_at" = ? WHERE "id" = ? RETURNING ${this.returning}`,
+      params: [iso(now), iso(now), iso(now), id],
     };
   }
 
