@@ -1,0 +1,98 @@
+import { parseDuration } from './duration';
+import { resolveSessionsOptions, SessionsOptionsError } from './sessions-options';
+
+describe('resolveSessionsOptions', () => {
+  it('applies every default', () => {
+    const o = resolveSessionsOptions();
+    expect(o).toMatchObject({
+      name: 'default',
+      ttl: 7 * 86400,
+      extendOnUse: true,
+      extendThreshold: 86400,
+      absoluteTtl: null,
+      tokenLength: 64,
+      hashAlgorithm: 'sha256',
+      secrets: [],
+      tableName: 'sessions',
+      schema: undefined,
+      columns: { userId: { type: 'string', index: true, nullable: true, fieldName: 'user_id', length: 255 } },
+      tokenFrom: [{ type: 'header', name: 'x-auth-token' }, { type: 'bearer' }, { type: 'cookie', name: 'auth_token' }],
+      cookie: { name: 'auth_token', httpOnly: true, secure: true, sameSite: 'lax', path: '/', maxAge: 7 * 86400 },
+      pruneInterval: null,
+      entityName: 'Session',
+    });
+  });
+
+  it('names a kind\'s table and entity after it', () => {
+    expect(resolveSessionsOptions({ name: 'apiKeys', ttl: null })).toMatchObject({
+      tableName: 'api_keys',
+      entityName: 'ApiKeysSession',
+      ttl: null,
+      cookie: { maxAge: 400 * 86400 },
+    });
+  });
+
+  it('reads durations as seconds or strings', () => {
+    expect(resolveSessionsOptions({ ttl: '12h', extendThreshold: 0, absoluteTtl: '30d' })).toMatchObject({
+      ttl: 43200,
+      extendThreshold: 0,
+      absoluteTtl: 30 * 86400,
+    });
+    expect(resolveSessionsOptions({ extendThreshold: null }).extendThreshold).toBeNull();
+    expect(parseDuration('90')).toBe(90);
+    expect(parseDuration('1.5h')).toBe(5400);
+    expect(parseDuration(-1)).toBeUndefined();
+    expect(parseDuration('soon')).toBeUndefined();
+  });
+
+  it('turns a single secret into a rotation list of one', () => {
+    expect(resolveSessionsOptions({ secret: 's' }).secrets).toEqual(['s']);
+    expect(resolveSessionsOptions({ secret: ['new', 'old'] }).secrets).toEqual(['new', 'old']);
+  });
+
+  it('derives the cookie source from the cookie name', () => {
+    const o = resolveSessionsOptions({ cookie: { name: '__Host-sid' } });
+    expect(o.tokenFrom[2]).toEqual({ type: 'cookie', name: '__Host-sid' });
+  });
+
+  it.each([
+    [{ ttl: 'forever' }, 'ttl', /duration/],
+    [{ ttl: -5 }, 'ttl', /seconds >= 0/],
+    [{ ttl: 0 }, 'ttl', /more than 0/],
+    [{ extendOnUse: 'yes' }, 'extendOnUse', /true or false/],
+    [{ extendThreshold: {} }, 'extendThreshold', /duration/],
+    [{ absoluteTtl: 0 }, 'absoluteTtl', /more than 0/],
+    [{ tokenLength: 21 }, 'tokenLength', /at least 22/],
+    [{ tokenLength: 32.5 }, 'tokenLength', /whole number/],
+    [{ hashAlgorithm: 'rot13' }, 'hashAlgorithm', /crypto.getHashes/],
+    [{ hashAlgorithm: null, secret: 's' }, 'secret', /needs a hashAlgorithm/],
+    [{ secret: [] }, 'secret', /empty list/],
+    [{ secret: [''] }, 'secret', /non-empty string/],
+    [{ tableName: '' }, 'tableName', /1 to 63/],
+    [{ columns: { id: {} } }, 'columns.id', /clashes/],
+    [{ columns: { tenant: { type: 'money' } } }, 'columns.tenant.type', /one of/],
+    [{ columns: { tenant: { indexed: true } } }, 'columns.tenant.indexed', /not a column option/],
+    [{ tokenFrom: [] }, 'tokenFrom', /non-empty list/],
+    [{ tokenFrom: [{ type: 'query', name: 't' }] }, 'tokenFrom[0]', /must be/],
+    [{ cookie: { sameSite: 'none', secure: false } }, 'cookie.sameSite', /secure/],
+    [{ cookie: { name: '__Host-sid', domain: 'example.com' } }, 'cookie.name', /__Host-/],
+    [{ cookie: { name: 'bad name' } }, 'cookie.name', /valid cookie name/],
+    [{ pruneInterval: 0 }, 'pruneInterval', /more than 0/],
+    [{ name: 'bad name' }, 'name', /letters/],
+    [{ ttll: 5 }, 'ttll', /not an option/],
+  ])('%j fails naming %s', (options, option, problem) => {
+    let error: unknown;
+    try {
+      resolveSessionsOptions(options as never);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(SessionsOptionsError);
+    expect((error as Error).message).toContain(`option "${option}"`);
+    expect((error as Error).message).toMatch(problem);
+  });
+
+  it('refuses a non-object', () => {
+    expect(() => resolveSessionsOptions('7d' as never)).toThrow(/must be an object/);
+  });
+});

@@ -1,0 +1,162 @@
+import { Injectable, Module } from '@nestjs/common';
+import { MikroORM } from '@mikro-orm/core';
+import { MikroOrmModule } from '@mikro-orm/nestjs';
+import { Test } from '@nestjs/testing';
+import {
+  EctoSessionsModule,
+  type EctoSessionsOptions,
+  type EctoSessionsOptionsFactory,
+  getSessionsToken,
+  InjectSessions,
+  resolveSessionsOptions,
+  sessionEntity,
+  SessionsService,
+} from '../lib';
+import { ormOptions, recreateTables } from './support/database';
+import { createTestApp } from './support/app';
+
+@Injectable()
+class SessionsConfig implements EctoSessionsOptionsFactory {
+  createSessionsOptions(): EctoSessionsOptions {
+    return { ttl: '2h', secret: 'from-config' };
+  }
+}
+
+@Module({ providers: [SessionsConfig], exports: [SessionsConfig] })
+class ConfigModule {}
+
+@Injectable()
+class Admin {
+  constructor(
+    readonly sessions: SessionsService,
+    @InjectSessions('apiKeys') readonly apiKeys: SessionsService,
+  ) {}
+}
+
+async function bootAsync(sessionsModule: ReturnType<typeof EctoSessionsModule.forRootAsync>) {
+  const moduleRef = await Test.createTestingModule({
+    imports: [MikroOrmModule.forRoot({ ...ormOptions(), autoLoadEntities: true }), sessionsModule],
+  }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  await app.init();
+  await recreateTables(app.get(MikroORM));
+  return app;
+}
+
+describe('EctoSessionsModule', () => {
+  it.each([
+    ['useFactory', { useFactory: async () => ({ ttl: '2h', secret: 'from-config' }) }],
+    ['useFactory with imports and inject', {
+      imports: [ConfigModule],
+      inject: [SessionsConfig],
+      useFactory: (config: SessionsConfig) => config.createSessionsOptions(),
+    }],
+    ['useClass', { useClass: SessionsConfig }],
+    ['useExisting', { imports: [ConfigModule], useExisting: SessionsConfig }],
+  ])('forRootAsync with %s', async (_, asyncOptions) => {
+    const app = await bootAsync(EctoSessionsModule.forRootAsync(asyncOptions as never));
+    try {
+      const sessions = app.get(SessionsService);
+      expect(sessions.options).toMatchObject({ ttl: 7200, secrets: ['from-config'] });
+      const { token } = await sessions.create({ userId: 'u' });
+      expect(await sessions.authenticate(token)).not.toBeNull();
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('forRootAsync takes the name and the table shape beside the factory', async () => {
+    const app = await bootAsync(
+      EctoSessionsModule.forRootAsync({
+        name: 'apiKeys',
+        tableName: 'api_keys_async',
+        columns: { projectId: { type: 'uuid', index: true } },
+        useFactory: () => ({ ttl: null }),
+      }),
+    );
+    try {
+      const keys = app.get<SessionsService>(getSessionsToken('apiKeys'));
+      const project = '00000000-0000-4000-8000-000000000001';
+      await keys.create({ projectId: project });
+      expect(await keys.count({ projectId: project })).toBe(1);
+      expect(keys.options.tableName).toBe('api_keys_async');
+    } finally {
+      await app.close();
+    }
+  });
+
+  // Booted without an ORM: the options are checked before anything needs one.
+  const compileAlone = (sessionsModule: ReturnType<typeof EctoSessionsModule.forRootAsync>) =>
+    Test.createTestingModule({ imports: [sessionsModule] }).compile();
+
+  it('forRootAsync refuses a factory that returns the table shape', async () => {
+    await expect(
+      compileAlone(EctoSessionsModule.forRootAsync({ useFactory: () => ({ tableName: 'elsewhere' }) })),
+    ).rejects.toThrow(/option "tableName" must be given beside useFactory/);
+  });
+
+  it('a bad option fails at start-up with a message naming it', async () => {
+    await expect(async () =>
+      Test.createTestingModule({ imports: [EctoSessionsModule.forRoot({ ttl: 'forever' })] }).compile(),
+    ).rejects.toThrow(/option "ttl"/);
+    await expect(
+      compileAlone(EctoSessionsModule.forRootAsync({ useFactory: () => ({ tokenLength: 8 }) })),
+    ).rejects.toThrow(/option "tokenLength" must be at least 22/);
+  });
+
+  it('says what is missing without an ORM', async () => {
+    const moduleRef = Test.createTestingModule({ imports: [EctoSessionsModule.forRoot({})] });
+    await expect(moduleRef.compile()).rejects.toThrow(/option "orm" is missing: import MikroOrmModule/);
+  });
+
+  it('two kinds side by side, each with its own table, service and injection token', async () => {
+    const t = await createTestApp({
+      kinds: [{}, { name: 'apiKeys', ttl: null, tokenLength: 48 }],
+      providers: [Admin],
+    });
+    try {
+      const admin = t.app.get(Admin);
+      expect(admin.sessions).toBe(t.sessions());
+      expect(admin.apiKeys.options.tableName).toBe('api_keys');
+      const browser = await admin.sessions.create({ userId: 'u' });
+      const key = await admin.apiKeys.create({ userId: 'u', data: { name: 'ci' } });
+      expect(key.token).toHaveLength(48);
+      expect(key.session.expiresAt).toBeNull();
+      expect(await admin.apiKeys.authenticate(browser.token)).toBeNull();
+      expect(await admin.sessions.authenticate(key.token)).toBeNull();
+      expect((await admin.apiKeys.authenticate(key.token))?.data).toEqual({ name: 'ci' });
+      const tables = await t.orm.em
+        .getConnection()
+        .execute("SELECT tablename FROM pg_tables WHERE tablename IN ('sessions', 'api_keys') ORDER BY 1");
+      expect(tables.map((r: { tablename: string }) => r.tablename)).toEqual(['api_keys', 'sessions']);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('many apps in one process register the entity once', async () => {
+    for (let i = 0; i < 3; i++) {
+      const t = await createTestApp({ kinds: [{ columns: i === 1 ? { userId: { type: 'string' }, tenant: {} } : undefined }] });
+      const names = Object.values(t.orm.getMetadata().getAll()).map((meta) => meta.className);
+      expect(names.filter((n) => n === 'Session')).toHaveLength(1);
+      await t.close();
+    }
+  });
+
+  it('works with a plain MikroORM handed in through forRootAsync', async () => {
+    const entity = sessionEntity(resolveSessionsOptions({ tableName: 'plain_sessions' }));
+    const orm = await MikroORM.init({ ...ormOptions(), entities: [entity] });
+    try {
+      await recreateTables(orm);
+      const moduleRef = await Test.createTestingModule({
+        imports: [EctoSessionsModule.forRootAsync({ tableName: 'plain_sessions', useFactory: () => ({ orm }) })],
+      }).compile();
+      const sessions = moduleRef.get(SessionsService);
+      const { token } = await sessions.create({ userId: 'u' });
+      expect(await sessions.authenticate(token)).not.toBeNull();
+      await moduleRef.close();
+    } finally {
+      await orm.close();
+    }
+  });
+});
