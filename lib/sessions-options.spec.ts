@@ -39,6 +39,7 @@ describe('resolveSessionsOptions', () => {
       absoluteTtl: 30 * 86400,
     });
     expect(resolveSessionsOptions({ extendThreshold: null }).extendThreshold).toBeNull();
+    expect(resolveSessionsOptions({ ttl: '7h' }).extendThreshold).toBe(3600);
     expect(parseDuration('90')).toBe(90);
     expect(parseDuration('1.5h')).toBe(5400);
     expect(parseDuration(-1)).toBeUndefined();
@@ -61,6 +62,7 @@ describe('resolveSessionsOptions', () => {
     [{ ttl: 0 }, 'ttl', /more than 0/],
     [{ extendOnUse: 'yes' }, 'extendOnUse', /true or false/],
     [{ extendThreshold: {} }, 'extendThreshold', /duration/],
+    [{ ttl: '1h', extendThreshold: '1d' }, 'extendThreshold', /less than ttl/],
     [{ absoluteTtl: 0 }, 'absoluteTtl', /more than 0/],
     [{ tokenLength: 21 }, 'tokenLength', /at least 22/],
     [{ tokenLength: 32.5 }, 'tokenLength', /whole number/],

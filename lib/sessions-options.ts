@@ -132,6 +132,12 @@ export function resolveSessionsOptions(options: EctoSessionsOptions = {}): Resol
   const cookie = resolveCookie(options, ttl, fail);
   const tokenFrom = resolveTokenSources(options.tokenFrom, cookie.name, fail);
 
+  // Default: a day, as the seed, but never so large that a short ttl would never slide.
+  const extendThreshold = duration('extendThreshold', ttl === null ? DAY : Math.min(DAY, ttl / 7));
+  if (extendThreshold !== null && ttl !== null && options.extendThreshold !== undefined && extendThreshold >= ttl) {
+    fail('extendThreshold', `must be less than ttl (${ttl} s), or sessions would never be extended; use null for that`);
+  }
+
   const pruneInterval = duration('pruneInterval', null);
   if (pruneInterval === 0) fail('pruneInterval', 'must be more than 0 seconds (or null to turn pruning off)');
 
@@ -147,7 +153,7 @@ export function resolveSessionsOptions(options: EctoSessionsOptions = {}): Resol
     name: kind,
     ttl,
     extendOnUse: bool('extendOnUse', true),
-    extendThreshold: duration('extendThreshold', DAY),
+    extendThreshold,
     absoluteTtl,
     tokenLength,
     hashAlgorithm,

@@ -54,7 +54,8 @@ export interface EctoSessionsOptions {
   extendOnUse?: boolean;
   /**
    * Extend only when the new expiry would move by more than this; `0` = every use,
-   * `null` = never. [seed: extend_session_stale_time] @default '1d'
+   * `null` = never. Must be less than `ttl`. [seed: extend_session_stale_time]
+   * @default '1d' (or ttl / 7 when that is shorter)
    */
   extendThreshold?: Duration | null;
   /** A session is never valid past `insertedAt + absoluteTtl`, whatever the sliding does. @default null (none) */
