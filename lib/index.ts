@@ -7,6 +7,7 @@ export { OPENAPI_SCHEMES } from './decorators/openapi';
 export * from './decorators/public.decorator';
 export { parseDuration } from './duration';
 export * from './interfaces/authenticated-options.interface';
+export * from './interfaces/session-events.interface';
 export * from './interfaces/session-filters.interface';
 export * from './interfaces/sessions-options.interface';
 export { Session, sessionEntity } from './session.entity';

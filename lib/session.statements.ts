@@ -168,8 +168,33 @@ export class SessionStatements {
     return { sql: `SELECT count(*) AS "count" FROM ${this.table}${filters.sql}`, params: filters.params };
   }
 
-  delete(filters: Where): Statement {
-    return { sql: `DELETE FROM ${this.table}${filters.sql}`, params: filters.params };
+  /** Deletes the matching rows; with `returning`, gives them back (for `deleted` events). */
+  delete(filters: Where, returning = false): Statement {
+    return {
+      sql: `DELETE FROM ${this.table}${filters.sql}${returning ? ` RETURNING ${this.returning}` : ''}`,
+      params: filters.params,
+    };
+  }
+
+  /**
+   * Takes the pruning lock for the current transaction: one instance of many
+   * prunes a table at a time, and the lock goes with the transaction.
+   */
+  pruneLock(): Statement {
+    return { sql: 'SELECT pg_try_advisory_xact_lock(hashtext(?)) AS "locked"', params: [`nestjs-ecto-sessions:${this.table}`] };
+  }
+
+  /**
+   * Deletes at most `limit` rows expired at `cutoff`; rows another transaction
+   * holds are skipped rather than waited for.
+   */
+  pruneBatch(expired: Where, limit: number): Statement {
+    return {
+      sql:
+        `DELETE FROM ${this.table} WHERE "id" IN ` +
+        `(SELECT "id" FROM ${this.table}${expired.sql} LIMIT ? FOR UPDATE SKIP LOCKED)`,
+      params: [...expired.params, limit],
+    };
   }
 
   /**

@@ -14,6 +14,8 @@ const DAY = 86_400;
 /** Browsers cap cookie lifetimes at 400 days; used for `ttl: null`. */
 const LONGEST_COOKIE = 400 * DAY;
 
+const HOOKS = ['onCreated', 'onExtended', 'onExpired', 'onDeleted', 'onPruned'] as const;
+
 const OPTION_NAMES: ReadonlySet<string> = new Set<keyof EctoSessionsOptions>([
   'name',
   'ttl',
@@ -29,8 +31,12 @@ const OPTION_NAMES: ReadonlySet<string> = new Set<keyof EctoSessionsOptions>([
   'tokenFrom',
   'cookie',
   'pruneInterval',
+  'pruneGrace',
+  'pruneBatchSize',
+  'tokenPrefix',
   'entityName',
   'orm',
+  ...HOOKS,
 ]);
 const COLUMN_TYPES: ReadonlySet<string> = new Set<ColumnType>([
   'string',
@@ -141,6 +147,20 @@ export function resolveSessionsOptions(options: EctoSessionsOptions = {}): Resol
   const pruneInterval = duration('pruneInterval', null);
   if (pruneInterval === 0) fail('pruneInterval', 'must be more than 0 seconds (or null to turn pruning off)');
 
+  const pruneGrace = duration('pruneGrace', 0)!;
+  if (pruneGrace === null) fail('pruneGrace', 'must be a duration (0 for none)');
+  const pruneBatchSize = options.pruneBatchSize ?? 10_000;
+  if (!Number.isInteger(pruneBatchSize) || pruneBatchSize < 1 || pruneBatchSize > 1_000_000) {
+    fail('pruneBatchSize', `must be a whole number from 1 to 1000000, got ${describe(pruneBatchSize)}`);
+  }
+  const tokenPrefix = options.tokenPrefix ?? '';
+  if (typeof tokenPrefix !== 'string' || !/^[A-Za-z0-9_-]{0,32}$/.test(tokenPrefix)) {
+    fail('tokenPrefix', `must be up to 32 letters, digits, "_" or "-", got ${describe(tokenPrefix)}`);
+  }
+  for (const hook of HOOKS) {
+    if (options[hook] !== undefined && typeof options[hook] !== 'function') fail(hook, 'must be a function');
+  }
+
   const entityName = options.entityName ?? (kind === DEFAULT_KIND ? 'Session' : `${pascalCase(kind)}Session`);
   if (typeof entityName !== 'string' || !/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(entityName)) {
     fail('entityName', `must be a valid identifier, got ${describe(entityName)}`);
@@ -164,8 +184,16 @@ export function resolveSessionsOptions(options: EctoSessionsOptions = {}): Resol
     tokenFrom,
     cookie,
     pruneInterval,
+    pruneGrace,
+    pruneBatchSize,
+    tokenPrefix,
     entityName,
     orm: options.orm,
+    onCreated: options.onCreated,
+    onExtended: options.onExtended,
+    onExpired: options.onExpired,
+    onDeleted: options.onDeleted,
+    onPruned: options.onPruned,
   };
 }
 

@@ -1,5 +1,6 @@
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import { MikroORM } from '@mikro-orm/core';
+import { ModuleRef } from '@nestjs/core';
 import { AuthenticatedGuard } from './authenticated.guard';
 import { registerEntity } from './entities-storage';
 import type { EctoSessionsOptions, ResolvedSessionsOptions } from './interfaces/sessions-options.interface';
@@ -75,7 +76,7 @@ export class EctoSessionsModule extends ConfigurableSessionsModule {
       { provide: optionsToken, useFactory: resolve, inject: [RAW_OPTIONS_TOKEN] },
       {
         provide: serviceToken,
-        useFactory: (resolved: ResolvedSessionsOptions, orm?: MikroORM) => {
+        useFactory: (resolved: ResolvedSessionsOptions, moduleRef: ModuleRef, orm?: MikroORM) => {
           const instance = resolved.orm ?? orm;
           if (!instance) {
             throw new SessionsOptionsError(
@@ -84,9 +85,9 @@ export class EctoSessionsModule extends ConfigurableSessionsModule {
               'is missing: import MikroOrmModule.forRoot(...) from @mikro-orm/nestjs, or pass a MikroORM instance as `orm`',
             );
           }
-          return new SessionsService(resolved, instance);
+          return new SessionsService(resolved, instance, moduleRef);
         },
-        inject: [optionsToken, { token: MikroORM, optional: true }],
+        inject: [optionsToken, ModuleRef, { token: MikroORM, optional: true }],
       },
       AuthenticatedGuard,
     ];

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { EntitySchema, MikroORM } from '@mikro-orm/core';
+import type { EntitySchema, MikroORM, Transaction } from '@mikro-orm/core';
+import { Logger, type OnApplicationBootstrap, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import type { ModuleRef } from '@nestjs/core';
 import type {
   AuthenticateOptions,
   CreateSessionAttrs,
@@ -9,6 +11,7 @@ import type {
 } from './interfaces/session-filters.interface';
 import { appendSetCookie, clearedSessionCookie, type ResponseLike, sessionCookie } from './cookies';
 import type { ResolvedSessionsOptions } from './interfaces/sessions-options.interface';
+import { SessionEvents } from './session-events';
 import { Session, sessionEntity } from './session.entity';
 import { isUuid, type Statement, SessionStatements, type Where } from './session.statements';
 import { describe, digest, generateToken, isWellFormedToken } from './token';
@@ -25,20 +28,48 @@ export type SessionOrId = Session | string;
  * Inject it as `SessionsService` for the default kind, or with
  * `@InjectSessions(name)` for a named one.
  */
-export class SessionsService<Data extends object = Record<string, any>> {
+export class SessionsService<Data extends object = Record<string, any>>
+  implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy
+{
   /** The kind's MikroORM entity. */
   readonly entity: EntitySchema<Session>;
   private readonly statements: SessionStatements;
+  private readonly events: SessionEvents;
+  private readonly logger = new Logger('EctoSessions');
   /** Session id → the expiry (ms) an extension already wrote or is writing. */
   private readonly recentExtensions = new Map<string, number>();
+  private pruneTimer: NodeJS.Timeout | undefined;
+  private pruning: Promise<number | null> | undefined;
 
   constructor(
     /** The kind's options, defaults applied. */
     readonly options: ResolvedSessionsOptions,
     private readonly orm: MikroORM,
+    private readonly moduleRef?: ModuleRef,
   ) {
     this.entity = sessionEntity(options);
     this.statements = new SessionStatements(options, this.entity.meta.class as typeof Session);
+    this.events = new SessionEvents(options);
+  }
+
+  /** Finds the app's event emitter once every provider exists. */
+  onModuleInit(): void {
+    this.events.connect(this.moduleRef);
+  }
+
+  /** Starts pruning on `pruneInterval`, once the app (and its database) is up. */
+  onApplicationBootstrap(): void {
+    const interval = this.options.pruneInterval;
+    if (interval === null || this.pruneTimer) return;
+    this.pruneTimer = setInterval(() => void this.pruneInBackground(), interval * 1000);
+    this.pruneTimer.unref(); // never keeps the process alive
+  }
+
+  /** Stops the pruning timer and waits for a running cycle, before the ORM closes. */
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.pruneTimer);
+    this.pruneTimer = undefined;
+    await this.pruning?.catch(() => undefined);
   }
 
   /** The kind's name. */
@@ -57,7 +88,7 @@ export class SessionsService<Data extends object = Record<string, any>> {
     const { data = {} as Data, ...columns } = attrs;
     assertData('create', data);
     this.assertColumns('create', columns);
-    const token = generateToken(this.options.tokenLength);
+    const token = this.options.tokenPrefix + generateToken(this.options.tokenLength);
     const now = new Date();
     const [row] = await this.run<Record<string, unknown>[]>(
       this.statements.insert({
@@ -70,7 +101,9 @@ export class SessionsService<Data extends object = Record<string, any>> {
         updatedAt: now,
       }),
     );
-    return { session: this.statements.toSession(row) as Session<Data>, token };
+    const session = this.statements.toSession(row) as Session<Data>;
+    this.events.emit('created', { kind: this.name, session });
+    return { session, token };
   }
 
   /**
@@ -79,7 +112,7 @@ export class SessionsService<Data extends object = Record<string, any>> {
    * A token that cannot be one of ours is refused before hashing or querying.
    */
   async authenticate(token: unknown, options: AuthenticateOptions = {}): Promise<Session<Data> | null> {
-    if (!isWellFormedToken(token, this.options.tokenLength)) return null;
+    if (!isWellFormedToken(token, this.options.tokenLength, this.options.tokenPrefix)) return null;
     const now = new Date();
     const rows = await this.run<Record<string, unknown>[]>(this.statements.lookup(this.digestsOf(token), now));
     if (rows.length === 0) return null;
@@ -149,7 +182,10 @@ export class SessionsService<Data extends object = Record<string, any>> {
     if (!isUuid(id)) return null;
     this.recentExtensions.delete(id);
     const rows = await this.run<Record<string, unknown>[]>(this.statements.expire(id, new Date()));
-    return rows.length ? (this.statements.toSession(rows[0]) as Session<Data>) : null;
+    if (!rows.length) return null;
+    const expired = this.statements.toSession(rows[0]) as Session<Data>;
+    this.events.emit('expired', { kind: this.name, session: expired });
+    return expired;
   }
 
   /** Deletes a session; `true` when a row was deleted. */
@@ -171,9 +207,53 @@ export class SessionsService<Data extends object = Record<string, any>> {
     return this.deleteWhere(where);
   }
 
-  /** Deletes every expired session; returns how many. */
+  /** Deletes every expired session now, in one statement; returns how many. See also `prune()`. */
   async deleteExpired(): Promise<number> {
     return this.deleteWhere(this.where('deleteExpired', { status: 'expired' }, new Date(), 'expired'));
+  }
+
+  /**
+   * One pruning cycle (the seed's ExpiredSessionPruner), for `pruneInterval` or
+   * your own scheduler: deletes rows expired for longer than `pruneGrace`, in
+   * batches of `pruneBatchSize`, inside one transaction that first takes an
+   * advisory lock keyed by the table. Returns how many rows it deleted, or `null`
+   * when another instance holds the lock (it is pruning right now).
+   */
+  async prune(): Promise<number | null> {
+    const cutoff = new Date(Date.now() - this.options.pruneGrace * 1000);
+    const expired = this.where('prune', { status: 'expired' }, cutoff, 'expired');
+    const batch = this.statements.pruneBatch(expired, this.options.pruneBatchSize);
+    const connection = this.orm.em.getConnection();
+    const deleted = await connection.transactional(async (trx) => {
+      const [{ locked }] = await this.run<Array<{ locked: boolean }>>(this.statements.pruneLock(), 'all', trx);
+      if (!locked) return null;
+      let total = 0;
+      for (;;) {
+        const { affectedRows } = await this.run<{ affectedRows: number }>(batch, 'run', trx);
+        total += affectedRows;
+        if (affectedRows < this.options.pruneBatchSize) return total;
+      }
+    });
+    if (deleted === null) {
+      this.logger.debug(`Pruning of "${this.options.tableName}" skipped: another instance holds the lock`);
+    } else {
+      this.logger[deleted > 0 ? 'log' : 'debug'](`Pruned ${deleted} expired sessions from "${this.options.tableName}"`);
+      if (deleted > 0) this.events.emit('pruned', { kind: this.name, count: deleted });
+    }
+    return deleted;
+  }
+
+  /** A timer's cycle: one at a time, and a failure (database away) is logged, never thrown. */
+  private async pruneInBackground(): Promise<void> {
+    if (this.pruning) return;
+    this.pruning = this.prune();
+    try {
+      await this.pruning;
+    } catch (error) {
+      this.logger.warn(`Pruning of "${this.options.tableName}" failed: ${(error as Error)?.name ?? 'error'}; retrying next cycle`);
+    } finally {
+      this.pruning = undefined;
+    }
   }
 
   /** Sets the token cookie (per the `cookie` option) on an Express response or a Fastify reply. */
@@ -217,6 +297,7 @@ export class SessionsService<Data extends object = Record<string, any>> {
       if (rows.length) {
         session.expiresAt = target;
         session.updatedAt = now;
+        this.events.emit('extended', { kind: this.name, session });
       }
       return session;
     } catch (error) {
@@ -238,15 +319,21 @@ export class SessionsService<Data extends object = Record<string, any>> {
     return this.statements.where(
       filters,
       now,
-      (token) => (isWellFormedToken(token, this.options.tokenLength) ? this.digestsOf(token) : []),
+      (token) => (isWellFormedToken(token, this.options.tokenLength, this.options.tokenPrefix) ? this.digestsOf(token) : []),
       status,
       method,
     );
   }
 
+  /** Deletes; when someone listens to `deleted`, gets the rows back to report each one. */
   private async deleteWhere(where: Where): Promise<number> {
-    const result = await this.run<{ affectedRows: number }>(this.statements.delete(where), 'run');
-    return result.affectedRows;
+    if (!this.events.listens('deleted')) {
+      const result = await this.run<{ affectedRows: number }>(this.statements.delete(where), 'run');
+      return result.affectedRows;
+    }
+    const rows = await this.run<Record<string, unknown>[]>(this.statements.delete(where, true));
+    for (const row of rows) this.events.emit('deleted', { kind: this.name, session: this.statements.toSession(row) });
+    return rows.length;
   }
 
   private assertColumns(method: string, columns: Record<string, unknown>): void {
@@ -264,9 +351,10 @@ export class SessionsService<Data extends object = Record<string, any>> {
    * transaction when the caller is in one (`em.transactional`). Nothing goes
    * through an identity map, so nothing leaks between requests.
    */
-  private run<T>(statement: Statement, method: 'all' | 'run' = 'all'): Promise<T> {
+  private run<T>(statement: Statement, method: 'all' | 'run' = 'all', transaction?: Transaction): Promise<T> {
     const em = this.orm.em.getContext(false);
-    return em.getConnection().execute(statement.sql, statement.params, method, em.getTransactionContext()) as Promise<T>;
+    const trx = transaction ?? em.getTransactionContext();
+    return em.getConnection().execute(statement.sql, statement.params, method, trx) as Promise<T>;
   }
 }
 

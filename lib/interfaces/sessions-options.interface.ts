@@ -1,4 +1,5 @@
 import type { MikroORM } from '@mikro-orm/core';
+import type { SessionEventHooks } from './session-events.interface';
 
 /** A duration: seconds as a number, or a string such as `'7d'`, `'12h'`, `'30m'` (parsed by `ms`). */
 export type Duration = number | string;
@@ -45,7 +46,7 @@ export interface SessionCookieOptions {
 }
 
 /** Options of one kind of session (`EctoSessionsModule.forRoot`). */
-export interface EctoSessionsOptions {
+export interface EctoSessionsOptions extends SessionEventHooks {
   /** The kind's name; each name has its own table, service and guard. @default 'default' */
   name?: string;
   /** Lifetime of a session; `null` = never expires. [seed: session_ttl] @default '7d' */
@@ -78,6 +79,16 @@ export interface EctoSessionsOptions {
   cookie?: SessionCookieOptions;
   /** Seconds (or a duration string) between deletions of expired rows; `null` = off. @default null */
   pruneInterval?: Duration | null;
+  /** How long expired rows are kept (for audit) before pruning deletes them. @default 0 */
+  pruneGrace?: Duration;
+  /** Rows deleted per statement when pruning, so no statement runs long. @default 10000 */
+  pruneBatchSize?: number;
+  /**
+   * Prepended to every token (e.g. `'sk_live_'`) so secret scanners can spot leaked
+   * ones; tokens without it are refused before any hashing or query. Characters:
+   * letters, digits, `_` and `-`. @default '' (none: tokens stay compatible with the Elixir library)
+   */
+  tokenPrefix?: string;
   /** MikroORM entity name of this kind. @default 'Session' for the default kind, else `<Name>Session` */
   entityName?: string;
   /** A MikroORM instance to use instead of the one `@mikro-orm/nestjs` provides. @default the injected `MikroORM` */
@@ -85,7 +96,7 @@ export interface EctoSessionsOptions {
 }
 
 /** What `forRoot` options become once defaults are applied and checked (durations in seconds). */
-export interface ResolvedSessionsOptions {
+export interface ResolvedSessionsOptions extends SessionEventHooks {
   name: string;
   ttl: number | null;
   extendOnUse: boolean;
@@ -100,6 +111,9 @@ export interface ResolvedSessionsOptions {
   tokenFrom: TokenSource[];
   cookie: Required<Omit<SessionCookieOptions, 'domain'>> & { domain?: string };
   pruneInterval: number | null;
+  pruneGrace: number;
+  pruneBatchSize: number;
+  tokenPrefix: string;
   entityName: string;
   orm: MikroORM | undefined;
 }
