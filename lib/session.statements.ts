@@ -130,8 +130,13 @@ export class SessionStatements {
     };
   }
 
-  /** Ends a session now; one that already ended keeps its expiry. */
-  expire(id: string, now: Date): Statement {
+  /**
+   * Ends a session now; one that already ended keeps its expiry. The time is
+   * floored to the second: a `timestamp(0)` column (as Ecto may make) would
+   * otherwise round it up and leave the session valid for up to half a second.
+   */
+  expire(id: string, at: Date): Statement {
+    const now = new Date(Math.floor(at.getTime() / 1000) * 1000);
     return {
       sql:
         `UPDATE ${this.table} SET "expires_at" = CASE WHEN "expires_at" IS NULL OR "expires_at" > ? ` +
