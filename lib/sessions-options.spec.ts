@@ -46,6 +46,12 @@ describe('resolveSessionsOptions', () => {
     expect(parseDuration('soon')).toBeUndefined();
   });
 
+  it('turns the cache on with defaults', () => {
+    expect(resolveSessionsOptions({ cache: true }).cache).toEqual({ ttl: 30, max: 10_000 });
+    expect(resolveSessionsOptions({ cache: { ttl: '5s', max: 10 } }).cache).toEqual({ ttl: 5, max: 10 });
+    expect(resolveSessionsOptions().cache).toBeNull();
+  });
+
   it('turns a single secret into a rotation list of one', () => {
     expect(resolveSessionsOptions({ secret: 's' }).secrets).toEqual(['s']);
     expect(resolveSessionsOptions({ secret: ['new', 'old'] }).secrets).toEqual(['new', 'old']);
@@ -79,6 +85,13 @@ describe('resolveSessionsOptions', () => {
     [{ cookie: { sameSite: 'none', secure: false } }, 'cookie.sameSite', /secure/],
     [{ cookie: { name: '__Host-sid', domain: 'example.com' } }, 'cookie.name', /__Host-/],
     [{ cookie: { name: 'bad name' } }, 'cookie.name', /valid cookie name/],
+    [{ cache: { ttl: 0 } }, 'cache.ttl', /above 0/],
+    [{ cache: { max: -1 } }, 'cache.max', /above 0/],
+    [{ cache: { size: 5 } }, 'cache.size', /not a cache option/],
+    [{ cache: 'yes' }, 'cache', /true, false/],
+    [{ tokenPrefix: 'sk live' }, 'tokenPrefix', /letters/],
+    [{ pruneBatchSize: 0 }, 'pruneBatchSize', /whole number/],
+    [{ onCreated: 'log' }, 'onCreated', /function/],
     [{ pruneInterval: 0 }, 'pruneInterval', /more than 0/],
     [{ name: 'bad name' }, 'name', /letters/],
     [{ ttll: 5 }, 'ttll', /not an option/],

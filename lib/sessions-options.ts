@@ -34,6 +34,7 @@ const OPTION_NAMES: ReadonlySet<string> = new Set<keyof EctoSessionsOptions>([
   'pruneGrace',
   'pruneBatchSize',
   'tokenPrefix',
+  'cache',
   'entityName',
   'orm',
   ...HOOKS,
@@ -157,6 +158,7 @@ export function resolveSessionsOptions(options: EctoSessionsOptions = {}): Resol
   if (typeof tokenPrefix !== 'string' || !/^[A-Za-z0-9_-]{0,32}$/.test(tokenPrefix)) {
     fail('tokenPrefix', `must be up to 32 letters, digits, "_" or "-", got ${describe(tokenPrefix)}`);
   }
+  const cache = resolveCache(options.cache, fail);
   for (const hook of HOOKS) {
     if (options[hook] !== undefined && typeof options[hook] !== 'function') fail(hook, 'must be a function');
   }
@@ -187,6 +189,7 @@ export function resolveSessionsOptions(options: EctoSessionsOptions = {}): Resol
     pruneGrace,
     pruneBatchSize,
     tokenPrefix,
+    cache,
     entityName,
     orm: options.orm,
     onCreated: options.onCreated,
@@ -198,6 +201,19 @@ export function resolveSessionsOptions(options: EctoSessionsOptions = {}): Resol
 }
 
 type Fail = (option: string, problem: string) => never;
+
+function resolveCache(cache: unknown, fail: Fail): ResolvedSessionsOptions['cache'] {
+  if (cache === undefined || cache === false || cache === null) return null;
+  const given = cache === true ? {} : cache;
+  if (typeof given !== 'object' || Array.isArray(given)) fail('cache', 'must be true, false or { ttl, max }');
+  const { ttl = 30, max = 10_000, ...rest } = given as { ttl?: unknown; max?: unknown };
+  const unknown = Object.keys(rest)[0];
+  if (unknown) fail(`cache.${unknown}`, 'is not a cache option; known: ttl, max');
+  const seconds = parseDuration(ttl);
+  if (seconds === undefined || seconds <= 0) fail('cache.ttl', `must be a duration above 0, got ${describe(ttl)}`);
+  if (!Number.isInteger(max) || (max as number) < 1) fail('cache.max', `must be a whole number above 0, got ${describe(max)}`);
+  return { ttl: seconds!, max: max as number };
+}
 
 function resolveSecrets(secret: unknown, fail: Fail): string[] {
   if (secret === undefined || secret === null) return [];

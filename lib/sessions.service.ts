@@ -11,13 +11,17 @@ import type {
 } from './interfaces/session-filters.interface';
 import { appendSetCookie, clearedSessionCookie, type ResponseLike, sessionCookie } from './cookies';
 import type { ResolvedSessionsOptions } from './interfaces/sessions-options.interface';
+import { CacheInvalidationListener, CACHE_CHANNEL, type InvalidationMessage } from './cache-invalidation';
+import { SessionCache } from './session-cache';
 import { SessionEvents } from './session-events';
 import { Session, sessionEntity } from './session.entity';
-import { isUuid, type Statement, SessionStatements, type Where } from './session.statements';
+import { isUuid, iso, type Statement, SessionStatements, type Where } from './session.statements';
 import { describe, digest, generateToken, isWellFormedToken } from './token';
 
 /** Bound on the memo of recent extensions (see `extendIfStale`). */
 const RECENT_EXTENSIONS = 10_000;
+/** Past this many ids a revocation notice says "all": NOTIFY payloads are capped at 8000 bytes. */
+const MAX_NOTIFIED_IDS = 100;
 
 /** A session or its id. */
 export type SessionOrId = Session | string;
@@ -40,6 +44,8 @@ export class SessionsService<Data extends object = Record<string, any>>
   private readonly recentExtensions = new Map<string, number>();
   private pruneTimer: NodeJS.Timeout | undefined;
   private pruning: Promise<number | null> | undefined;
+  private readonly cache: SessionCache | undefined;
+  private readonly listener: CacheInvalidationListener | undefined;
 
   constructor(
     /** The kind's options, defaults applied. */
@@ -50,11 +56,26 @@ export class SessionsService<Data extends object = Record<string, any>>
     this.entity = sessionEntity(options);
     this.statements = new SessionStatements(options, this.entity.meta.class as typeof Session);
     this.events = new SessionEvents(options);
+    if (options.cache) {
+      const cache = new SessionCache(options.cache);
+      this.cache = cache;
+      this.listener = new CacheInvalidationListener(
+        orm,
+        (message) => this.onInvalidation(message),
+        (listening) => cache.setUsable(listening),
+      );
+    }
   }
 
-  /** Finds the app's event emitter once every provider exists. */
-  onModuleInit(): void {
+  /** Finds the app's event emitter once every provider exists; starts listening for revocations. */
+  async onModuleInit(): Promise<void> {
     this.events.connect(this.moduleRef);
+    await this.listener?.start();
+  }
+
+  /** Whether the cache is on, serving (it is bypassed while revocations cannot be heard), and how full. */
+  get cacheStatus(): { enabled: boolean; serving: boolean; size: number } {
+    return { enabled: !!this.cache, serving: this.cache?.isUsable ?? false, size: this.cache?.size ?? 0 };
   }
 
   /** Starts pruning on `pruneInterval`, once the app (and its database) is up. */
@@ -70,6 +91,7 @@ export class SessionsService<Data extends object = Record<string, any>>
     clearInterval(this.pruneTimer);
     this.pruneTimer = undefined;
     await this.pruning?.catch(() => undefined);
+    await this.listener?.stop();
   }
 
   /** The kind's name. */
@@ -114,10 +136,20 @@ export class SessionsService<Data extends object = Record<string, any>>
   async authenticate(token: unknown, options: AuthenticateOptions = {}): Promise<Session<Data> | null> {
     if (!isWellFormedToken(token, this.options.tokenLength, this.options.tokenPrefix)) return null;
     const now = new Date();
-    const rows = await this.run<Record<string, unknown>[]>(this.statements.lookup(this.digestsOf(token), now));
-    if (rows.length === 0) return null;
-    const session = this.statements.toSession(rows[0]) as Session<Data>;
+    const digests = this.digestsOf(token);
     const extend = options?.extend ?? this.options.extendOnUse;
+    const cached = this.cache?.get(digests[0]);
+    if (cached) {
+      const session = this.statements.toSession(cached) as Session<Data>;
+      // An entry past its expiry may have been extended elsewhere: ask the database.
+      if (this.isValidAt(session, now)) {
+        return extend ? this.extendIfStale(session, now, this.options.extendThreshold) : session;
+      }
+    }
+    const rows = await this.run<Record<string, unknown>[]>(this.statements.lookup(digests, now));
+    if (rows.length === 0) return null;
+    this.cache?.set(digests[0], rows[0]);
+    const session = this.statements.toSession(rows[0]) as Session<Data>;
     return extend ? this.extendIfStale(session, now, this.options.extendThreshold) : session;
   }
 
@@ -161,8 +193,9 @@ export class SessionsService<Data extends object = Record<string, any>>
     if (data !== undefined) assertData('update', data);
     this.assertColumns('update', columns);
     if (!isUuid(id)) return null;
-    this.recentExtensions.delete(id);
-    const rows = await this.run<Record<string, unknown>[]>(this.statements.update(id, { data, ...columns }, new Date()));
+    const rows = await this.revoking([id], () =>
+      this.run<Record<string, unknown>[]>(this.statements.update(id, { data, ...columns }, new Date())),
+    );
     return rows.length ? (this.statements.toSession(rows[0]) as Session<Data>) : null;
   }
 
@@ -180,8 +213,9 @@ export class SessionsService<Data extends object = Record<string, any>>
   async expire(session: SessionOrId): Promise<Session<Data> | null> {
     const id = idOf('expire', session);
     if (!isUuid(id)) return null;
-    this.recentExtensions.delete(id);
-    const rows = await this.run<Record<string, unknown>[]>(this.statements.expire(id, new Date()));
+    const rows = await this.revoking([id], () =>
+      this.run<Record<string, unknown>[]>(this.statements.expire(id, new Date())),
+    );
     if (!rows.length) return null;
     const expired = this.statements.toSession(rows[0]) as Session<Data>;
     this.events.emit('expired', { kind: this.name, session: expired });
@@ -192,8 +226,8 @@ export class SessionsService<Data extends object = Record<string, any>>
   async delete(session: SessionOrId): Promise<boolean> {
     const id = idOf('delete', session);
     if (!isUuid(id)) return false;
-    this.recentExtensions.delete(id);
-    return (await this.deleteWhere(this.where('delete', { id, status: 'all' }, new Date(), 'all'))) > 0;
+    const where = this.where('delete', { id, status: 'all' }, new Date(), 'all');
+    return (await this.revoking([id], () => this.deleteWhere(where))) > 0;
   }
 
   /**
@@ -203,8 +237,7 @@ export class SessionsService<Data extends object = Record<string, any>>
    */
   async deleteAll(filters: SessionFilters & { exceptId?: string }): Promise<number> {
     const where = this.where('deleteAll', filters, new Date(), 'all');
-    this.recentExtensions.clear();
-    return this.deleteWhere(where);
+    return this.revoking('all', () => this.deleteWhere(where));
   }
 
   /** Deletes every expired session now, in one statement; returns how many. See also `prune()`. */
@@ -267,6 +300,50 @@ export class SessionsService<Data extends object = Record<string, any>>
     appendSetCookie(response, clearedSessionCookie(this.options.cookie));
   }
 
+  /**
+   * Runs a statement that revokes or changes sessions, dropping them from the
+   * cache before and after it (a concurrent miss may re-cache the old row in
+   * between) and telling other instances, inside the caller's transaction if any.
+   */
+  private async revoking<T>(ids: string[] | 'all', statement: () => Promise<T>): Promise<T> {
+    const forget = () => {
+      if (ids === 'all') {
+        this.recentExtensions.clear();
+        this.cache?.clear();
+      } else {
+        for (const id of ids) this.recentExtensions.delete(id);
+        this.cache?.invalidate(ids);
+      }
+    };
+    forget();
+    const result = await statement();
+    forget();
+    if (this.cache && this.listener) {
+      const all = ids === 'all' || ids.length > MAX_NOTIFIED_IDS;
+      const nonce = randomUUID();
+      const message: InvalidationMessage = { table: this.statements.table, nonce, ...(all ? { all } : { ids: ids as string[] }) };
+      const em = this.orm.em.getContext(false);
+      // Inside a transaction the notice goes out at commit: waiting for it there would wait for ourselves.
+      const echo = em.getTransactionContext() ? undefined : this.listener.echo(nonce);
+      await this.run({ sql: 'SELECT pg_notify(?, ?)', params: [CACHE_CHANNEL, JSON.stringify(message)] });
+      await echo;
+    }
+    return result;
+  }
+
+  private onInvalidation(message: InvalidationMessage): void {
+    if (message?.table !== this.statements.table) return;
+    if (message.all) this.cache?.clear();
+    else if (Array.isArray(message.ids)) this.cache?.invalidate(message.ids);
+  }
+
+  /** Whether a session is valid at `now`: not expired, and within `absoluteTtl`. */
+  private isValidAt(session: Session, now: Date): boolean {
+    const { absoluteTtl } = this.options;
+    if (session.expiresAt !== null && session.expiresAt.getTime() <= now.getTime()) return false;
+    return absoluteTtl === null || session.insertedAt.getTime() > now.getTime() - absoluteTtl * 1000;
+  }
+
   /** The digests a token may be stored under: one per accepted secret. */
   digestsOf(token: string): string[] {
     const { hashAlgorithm, secrets } = this.options;
@@ -297,7 +374,10 @@ export class SessionsService<Data extends object = Record<string, any>>
       if (rows.length) {
         session.expiresAt = target;
         session.updatedAt = now;
+        this.cache?.patch(session.id, { expires_at: iso(target), updated_at: iso(now) });
         this.events.emit('extended', { kind: this.name, session });
+      } else {
+        this.cache?.invalidate([session.id]); // moved or deleted elsewhere: read it afresh next time
       }
       return session;
     } catch (error) {

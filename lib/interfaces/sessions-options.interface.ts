@@ -45,6 +45,14 @@ export interface SessionCookieOptions {
   maxAge?: number;
 }
 
+/** The opt-in session cache of a kind. */
+export interface SessionCacheOptions {
+  /** How long a cached session may be served without a lookup; bounds staleness if a revocation notice is lost. @default '30s' */
+  ttl?: Duration;
+  /** Most sessions kept (least recently used go first). @default 10000 */
+  max?: number;
+}
+
 /** Options of one kind of session (`EctoSessionsModule.forRoot`). */
 export interface EctoSessionsOptions extends SessionEventHooks {
   /** The kind's name; each name has its own table, service and guard. @default 'default' */
@@ -89,6 +97,13 @@ export interface EctoSessionsOptions extends SessionEventHooks {
    * letters, digits, `_` and `-`. @default '' (none: tokens stay compatible with the Elixir library)
    */
   tokenPrefix?: string;
+  /**
+   * An in-process LRU of valid sessions, keyed by digest: a cached request costs no
+   * query. Revocations (`delete`, `deleteAll`, `expire`, `update`) take effect at
+   * once here and, through PostgreSQL LISTEN/NOTIFY, in every other instance; while
+   * that channel is down the cache is bypassed. `true` takes the defaults. @default false (off)
+   */
+  cache?: SessionCacheOptions | boolean;
   /** MikroORM entity name of this kind. @default 'Session' for the default kind, else `<Name>Session` */
   entityName?: string;
   /** A MikroORM instance to use instead of the one `@mikro-orm/nestjs` provides. @default the injected `MikroORM` */
@@ -114,6 +129,7 @@ export interface ResolvedSessionsOptions extends SessionEventHooks {
   pruneGrace: number;
   pruneBatchSize: number;
   tokenPrefix: string;
+  cache: { ttl: number; max: number } | null;
   entityName: string;
   orm: MikroORM | undefined;
 }

@@ -1,0 +1,143 @@
+import { Client } from 'pg';
+import { Controller, Get } from '@nestjs/common';
+import { Authenticated, CurrentSession, type Session, type SessionsService } from '../lib';
+import { onPglite } from './support/database';
+import { createTestApp, type TestApp } from './support/app';
+
+@Controller()
+class MeController {
+  @Authenticated()
+  @Get('me')
+  me(@CurrentSession() session: Session) {
+    return { id: session.id, data: session.data };
+  }
+}
+
+const until = async (condition: () => boolean, what: string) => {
+  for (let i = 0; i < 400; i++) {
+    if (condition()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting until ${what}`);
+};
+
+// The cache serves only once it has heard a notice sent from another connection.
+// Embedded PGlite serves every connection from one backend and delivers no notices
+// across them, so there the cache must stay bypassed; the rest needs a real server.
+(onPglite() ? describe : describe.skip)('session cache on PGlite', () => {
+  it('is bypassed, so it can never serve a revoked session', async () => {
+    const t = await createTestApp({ kinds: [{ cache: true }] });
+    try {
+      const sessions = t.sessions();
+      await new Promise((r) => setTimeout(r, 1200)); // the probe's wait
+      expect(sessions.cacheStatus).toMatchObject({ enabled: true, serving: false });
+      const { session, token } = await sessions.create({ userId: 'u' });
+      t.log.clear();
+      expect(await sessions.authenticate(token)).not.toBeNull();
+      expect(await sessions.authenticate(token)).not.toBeNull();
+      expect(t.log.matching(/^select "id"/i)).toHaveLength(2);
+      await sessions.delete(session);
+      expect(await sessions.authenticate(token)).toBeNull();
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+(onPglite() ? describe.skip : describe)('session cache (real PostgreSQL)', () => {
+  let a: TestApp;
+  let b: TestApp;
+  let sa: SessionsService;
+  let sb: SessionsService;
+
+  beforeAll(async () => {
+    const kinds = [{ ttl: '1h', cache: { ttl: '1m', max: 3 } }];
+    a = await createTestApp({ kinds, controllers: [MeController], listen: true });
+    b = await createTestApp({ kinds, controllers: [MeController], listen: true, recreate: false });
+    sa = a.sessions();
+    sb = b.sessions();
+    await until(() => sa.cacheStatus.serving && sb.cacheStatus.serving, 'both caches serve');
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+  });
+
+  const me = (t: TestApp, token: string) => fetch(`${t.url}/me`, { headers: { 'x-auth-token': token } });
+
+  it('a cached request sends no query; sliding still writes at most once per threshold', async () => {
+    const { token } = await sa.create({ userId: 'u' });
+    b.log.clear();
+    expect((await me(b, token)).status).toBe(200);
+    expect(b.log.statements).toHaveLength(1);
+    for (let i = 0; i < 5; i++) expect((await me(b, token)).status).toBe(200);
+    expect(b.log.statements).toHaveLength(1);
+  });
+
+  it('serves copies: a handler mutating the session does not change the cache', async () => {
+    const { token } = await sa.create({ userId: 'u', data: { n: 1 } });
+    const first = (await sb.authenticate(token))!;
+    (first.data as { n: number }).n = 99;
+    expect((await sb.authenticate(token))!.data).toEqual({ n: 1 });
+  });
+
+  it('revocation in this process takes effect at once', async () => {
+    const { session, token } = await sb.create({ userId: 'u' });
+    expect((await me(b, token)).status).toBe(200);
+    await sb.delete(session);
+    expect((await me(b, token)).status).toBe(401);
+  });
+
+  it('revoke on one instance: the next request on the other gets 401', async () => {
+    for (const revoke of [
+      (s: Session) => sa.delete(s),
+      (s: Session) => sa.expire(s),
+      (s: Session) => sa.deleteAll({ userId: s.userId! }),
+    ]) {
+      const { session, token } = await sa.create({ userId: `u-${Math.random()}` });
+      expect((await me(b, token)).status).toBe(200); // now cached on b
+      b.log.clear();
+      expect((await me(b, token)).status).toBe(200);
+      expect(b.log.statements).toHaveLength(0);
+      await revoke(session);
+      expect((await me(b, token)).status).toBe(401);
+    }
+  });
+
+  it('update on one instance is seen on the other', async () => {
+    const { session, token } = await sa.create({ userId: 'u', data: { plan: 'free' } });
+    expect(await (await me(b, token)).json()).toMatchObject({ data: { plan: 'free' } });
+    await sa.update(session, { data: { plan: 'pro' } });
+    expect(await (await me(b, token)).json()).toMatchObject({ data: { plan: 'pro' } });
+  });
+
+  it('keeps at most `max` sessions', async () => {
+    const tokens = await Promise.all(Array.from({ length: 6 }, () => sb.create({ userId: 'lru' })));
+    for (const { token } of tokens) await sb.authenticate(token);
+    expect(sb.cacheStatus.size).toBeLessThanOrEqual(3);
+    b.log.clear();
+    await sb.authenticate(tokens[0].token); // evicted: a lookup again
+    expect(b.log.statements).toHaveLength(1);
+  });
+
+  it('with the notification connection killed the cache is bypassed: still 401, then it recovers', async () => {
+    const { session, token } = await sa.create({ userId: 'u' });
+    expect((await me(b, token)).status).toBe(200);
+    const admin = new Client({ connectionString: process.env.DATABASE_URL });
+    await admin.connect();
+    try {
+      const pid = (sb as unknown as { listener: { pid: number } }).listener.pid;
+      await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+      await until(() => !sb.cacheStatus.serving, 'b notices the lost connection');
+      await sa.delete(session); // b cannot hear this
+      expect((await me(b, token)).status).toBe(401);
+      await until(() => sb.cacheStatus.serving, 'b listens again');
+      const fresh = await sa.create({ userId: 'u' });
+      expect((await me(b, fresh.token)).status).toBe(200);
+      await sa.delete(fresh.session);
+      expect((await me(b, fresh.token)).status).toBe(401);
+    } finally {
+      await admin.end();
+    }
+  });
+});
