@@ -15,7 +15,7 @@ export { AUTHENTICATED_KEY, DEFAULT_KIND, PUBLIC_KEY, SESSION_REQUEST_KEY } from
 export { type EctoSessionsAsyncOptions, EctoSessionsModule } from './sessions.module';
 export type { EctoSessionsOptionsFactory } from './sessions.module-definition';
 export { DEFAULT_COLUMNS, resolveSessionsOptions, SessionsOptionsError } from './sessions-options';
-export { type SessionOrId, SessionsService } from './sessions.service';
+export { type SessionOrId, SessionsService, SessionsTimeoutError } from './sessions.service';
 export { getSessionsOptionsToken, getSessionsToken } from './sessions.tokens';
 export { extractToken, type RequestLike } from './token-extraction';
 export { DEFAULT_TOKEN_LENGTH, digest, generateToken, isWellFormedToken, MIN_TOKEN_LENGTH } from './token';

@@ -102,17 +102,21 @@ export class SessionStatements {
   /**
    * Moves `expires_at` forward only when it would move by more than the
    * threshold: concurrent extensions write once, and a deleted row stays deleted.
+   * A sliding extension (`whileValid`) also leaves alone a row that was expired in
+   * the meantime, so `expire()` racing with a request is never undone.
    */
-  extend(id: string, expiresAt: Date, now: Date, threshold: number): Statement {
+  extend(id: string, expiresAt: Date, now: Date, threshold: number, whileValid: boolean): Statement {
+    const bound = iso(new Date(expiresAt.getTime() - threshold * 1000));
     return {
       sql:
         `UPDATE ${this.table} SET "expires_at" = ?, "updated_at" = ? ` +
-        `WHERE "id" = ? AND "expires_at" < ? RETURNING "expires_at", "updated_at"`,
-      params: [iso(expiresAt), iso(now), id, iso(new Date(expiresAt.getTime() - threshold * 1000))],
+        `WHERE "id" = ? AND "expires_at" < ?${whileValid ? ' AND "expires_at" > ?' : ''} RETURNING "expires_at", "updated_at"`,
+      params: [iso(expiresAt), iso(now), id, bound, ...(whileValid ? [iso(now)] : [])],
     };
   }
 
-  update(id: string, values: Record<string, unknown>, now: Date): Statement {
+  /** Sets `data` (merged at the top level, atomically, with `mergeData`) and columns. */
+  update(id: string, values: Record<string, unknown>, now: Date, mergeData = false): Statement {
     const sets: string[] = ['"updated_at" = ?'];
     const params: unknown[] = [iso(now)];
     for (const [property, value] of Object.entries(values)) {
@@ -121,7 +125,8 @@ export class SessionStatements {
       if (property !== 'data' && property !== 'expiresAt' && !this.extraProperties.has(property)) {
         throw new TypeError(`update: "${property}" cannot be changed`);
       }
-      sets.push(`${column.quoted} = ${column.kind === 'json' ? '?::jsonb' : '?'}`);
+      const merge = mergeData && property === 'data' ? `${column.quoted} || ` : '';
+      sets.push(`${column.quoted} = ${merge}${column.kind === 'json' ? '?::jsonb' : '?'}`);
       params.push(toParam(column, value));
     }
     return {

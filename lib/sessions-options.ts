@@ -35,6 +35,7 @@ const OPTION_NAMES: ReadonlySet<string> = new Set<keyof EctoSessionsOptions>([
   'pruneBatchSize',
   'tokenPrefix',
   'cache',
+  'statementTimeout',
   'entityName',
   'orm',
   ...HOOKS,
@@ -159,6 +160,8 @@ export function resolveSessionsOptions(options: EctoSessionsOptions = {}): Resol
     fail('tokenPrefix', `must be up to 32 letters, digits, "_" or "-", got ${describe(tokenPrefix)}`);
   }
   const cache = resolveCache(options.cache, fail);
+  const statementTimeout = duration('statementTimeout', null);
+  if (statementTimeout === 0) fail('statementTimeout', 'must be more than 0 seconds (or null for none)');
   for (const hook of HOOKS) {
     if (options[hook] !== undefined && typeof options[hook] !== 'function') fail(hook, 'must be a function');
   }
@@ -190,6 +193,7 @@ export function resolveSessionsOptions(options: EctoSessionsOptions = {}): Resol
     pruneBatchSize,
     tokenPrefix,
     cache,
+    statementTimeout,
     entityName,
     orm: options.orm,
     onCreated: options.onCreated,

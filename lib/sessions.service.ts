@@ -146,7 +146,7 @@ export class SessionsService<Data extends object = Record<string, any>>
         return extend ? this.extendIfStale(session, now, this.options.extendThreshold) : session;
       }
     }
-    const rows = await this.run<Record<string, unknown>[]>(this.statements.lookup(digests, now));
+    const rows = await this.bounded(this.run<Record<string, unknown>[]>(this.statements.lookup(digests, now)));
     if (rows.length === 0) return null;
     this.cache?.set(digests[0], rows[0]);
     const session = this.statements.toSession(rows[0]) as Session<Data>;
@@ -181,10 +181,16 @@ export class SessionsService<Data extends object = Record<string, any>>
   }
 
   /**
-   * Changes `data` (replaced whole) and extra columns; returns the updated
-   * session, or `null` when it no longer exists.
+   * Changes `data` and extra columns; returns the updated session, or `null`
+   * when it no longer exists. `data` is replaced whole, or with `{ merge: true }`
+   * merged into the stored one at the top level in the database, so concurrent
+   * updates of different keys all survive.
    */
-  async update(session: SessionOrId, attrs: UpdateSessionAttrs<Data>): Promise<Session<Data> | null> {
+  async update(
+    session: SessionOrId,
+    attrs: UpdateSessionAttrs<Data>,
+    options: { merge?: boolean } = {},
+  ): Promise<Session<Data> | null> {
     const id = idOf('update', session);
     if (typeof attrs !== 'object' || attrs === null || Array.isArray(attrs)) {
       throw new TypeError(`update: attributes must be an object, got ${describe(attrs)}`);
@@ -194,7 +200,7 @@ export class SessionsService<Data extends object = Record<string, any>>
     this.assertColumns('update', columns);
     if (!isUuid(id)) return null;
     const rows = await this.revoking([id], () =>
-      this.run<Record<string, unknown>[]>(this.statements.update(id, { data, ...columns }, new Date())),
+      this.run<Record<string, unknown>[]>(this.statements.update(id, { data, ...columns }, new Date(), options?.merge === true)),
     );
     return rows.length ? (this.statements.toSession(rows[0]) as Session<Data>) : null;
   }
@@ -206,7 +212,7 @@ export class SessionsService<Data extends object = Record<string, any>>
    */
   async extend(session: Session<Data>): Promise<Session<Data>> {
     if (!(session instanceof Session)) throw new TypeError(`extend: expected a session, got ${describe(session)}`);
-    return this.extendIfStale(session, new Date(), 0);
+    return this.extendIfStale(session, new Date(), 0, false);
   }
 
   /** Ends a session now, keeping its row; returns it, or `null` when it does not exist. */
@@ -357,7 +363,12 @@ export class SessionsService<Data extends object = Record<string, any>>
    * extend once and a deleted row stays deleted; the memo of recent extensions
    * keeps concurrent requests in this process from even sending it.
    */
-  private async extendIfStale(session: Session<Data>, now: Date, threshold: number | null): Promise<Session<Data>> {
+  private async extendIfStale(
+    session: Session<Data>,
+    now: Date,
+    threshold: number | null,
+    whileValid = true,
+  ): Promise<Session<Data>> {
     if (threshold === null || session.expiresAt === null || this.options.ttl === null) return session;
     const target = this.expiryFrom(session.insertedAt, now);
     const known = Math.max(session.expiresAt.getTime(), this.recentExtensions.get(session.id) ?? 0);
@@ -368,8 +379,8 @@ export class SessionsService<Data extends object = Record<string, any>>
     if (this.recentExtensions.size >= RECENT_EXTENSIONS) this.recentExtensions.clear();
     this.recentExtensions.set(session.id, target.getTime());
     try {
-      const rows = await this.run<Array<Record<string, unknown>>>(
-        this.statements.extend(session.id, target, now, threshold),
+      const rows = await this.bounded(
+        this.run<Array<Record<string, unknown>>>(this.statements.extend(session.id, target, now, threshold, whileValid)),
       );
       if (rows.length) {
         session.expiresAt = target;
@@ -427,6 +438,22 @@ export class SessionsService<Data extends object = Record<string, any>>
   }
 
   /**
+   * The hot path's statements, bounded by `statementTimeout`: the caller gets a
+   * `SessionsTimeoutError` in time (the guard answers 503); the statement itself
+   * finishes or fails in the background, its connection going back to the pool.
+   */
+  private bounded<T>(statement: Promise<T>): Promise<T> {
+    const limit = this.options.statementTimeout;
+    if (limit === null) return statement;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new SessionsTimeoutError(this.name, limit)), limit * 1000);
+    });
+    statement.catch(() => undefined); // once abandoned, its failure is nobody's to handle
+    return Promise.race([statement, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  /**
    * Sends one statement through the ORM's connection, inside the current
    * transaction when the caller is in one (`em.transactional`). Nothing goes
    * through an identity map, so nothing leaks between requests.
@@ -435,6 +462,14 @@ export class SessionsService<Data extends object = Record<string, any>>
     const em = this.orm.em.getContext(false);
     const trx = transaction ?? em.getTransactionContext();
     return em.getConnection().execute(statement.sql, statement.params, method, trx) as Promise<T>;
+  }
+}
+
+/** The database did not answer within `statementTimeout`. */
+export class SessionsTimeoutError extends Error {
+  constructor(kind: string, seconds: number) {
+    super(`EctoSessions (kind "${kind}"): the database did not answer within ${seconds} s`);
+    this.name = 'SessionsTimeoutError';
   }
 }
 

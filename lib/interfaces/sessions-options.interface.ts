@@ -98,6 +98,12 @@ export interface EctoSessionsOptions extends SessionEventHooks {
    */
   tokenPrefix?: string;
   /**
+   * Longest wait for the guard's lookup (and its extension write), including the
+   * wait for a pooled connection; past it `authenticate` throws
+   * `SessionsTimeoutError` and the guard answers 503. @default null (the pool's and driver's own limits)
+   */
+  statementTimeout?: Duration | null;
+  /**
    * An in-process LRU of valid sessions, keyed by digest: a cached request costs no
    * query. Revocations (`delete`, `deleteAll`, `expire`, `update`) take effect at
    * once here and, through PostgreSQL LISTEN/NOTIFY, in every other instance; while
@@ -130,6 +136,7 @@ export interface ResolvedSessionsOptions extends SessionEventHooks {
   pruneBatchSize: number;
   tokenPrefix: string;
   cache: { ttl: number; max: number } | null;
+  statementTimeout: number | null;
   entityName: string;
   orm: MikroORM | undefined;
 }
