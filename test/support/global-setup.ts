@@ -1,4 +1,4 @@
-import { startEmbeddedPostgres } from './embedded-postgres';
+import { startEmbeddedPostgres } from '../../sample/database/embedded-postgres';
 
 /** Uses `DATABASE_URL` when set; otherwise starts an embedded PGlite for the whole run. */
 export default async function globalSetup(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { EmbeddedPostgres } from './embedded-postgres';
+import type { EmbeddedPostgres } from '../../sample/database/embedded-postgres';
 
 export default async function globalTeardown(): Promise<void> {
   const embedded = (globalThis as Record<string, unknown>).__EMBEDDED_POSTGRES__ as EmbeddedPostgres | undefined;

@@ -1,0 +1,584 @@
+import type { INestApplication } from '@nestjs/common';
+import { MikroORM } from '@mikro-orm/core';
+import { createSampleApp } from '../sample/app.factory';
+
+/**
+ * The sample over HTTP, as a browser without JavaScript would use it: every
+ * route, the cross-user and the CSRF cases.
+ */
+
+interface Reply {
+  status: number;
+  location: string | null;
+  setCookies: string[];
+  body: string;
+  json<T = any>(): T;
+}
+
+/** A cookie-keeping HTTP client that does not follow redirects. */
+class Client {
+  readonly cookies = new Map<string, string>();
+
+  constructor(
+    private readonly base: string,
+    readonly userAgent = 'sample-e2e',
+  ) {}
+
+  async request(method: string, path: string, options: { form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Reply> {
+    const headers: Record<string, string> = { 'user-agent': this.userAgent, ...options.headers };
+    const cookie = [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+    if (cookie) headers.cookie = cookie;
+    if (options.form) headers['content-type'] = 'application/x-www-form-urlencoded';
+    const res = await fetch(this.base + path, {
+      method,
+      headers,
+      redirect: 'manual',
+      body: options.form ? new URLSearchParams(options.form).toString() : undefined,
+    });
+    const setCookies = res.headers.getSetCookie();
+    for (const line of setCookies) {
+      const [pair] = line.split(';');
+      const name = pair.slice(0, pair.indexOf('='));
+      const value = pair.slice(pair.indexOf('=') + 1);
+      if (/max-age=0/i.test(line)) this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    const body = await res.text();
+    return { status: res.status, location: res.headers.get('location'), setCookies, body, json: () => JSON.parse(body) };
+  }
+
+  get(path: string, headers?: Record<string, string>): Promise<Reply> {
+    return this.request('GET', path, { headers });
+  }
+
+  /** A form POST carrying the CSRF token of the cookie, as the pages' forms do. */
+  async post(path: string, fields: Record<string, string> = {}): Promise<Reply> {
+    if (!this.cookies.has('csrf_token')) await this.get('/');
+    return this.request('POST', path, { form: { _csrf: this.cookies.get('csrf_token')!, ...fields } });
+  }
+
+  /** Follows one redirect with a GET, as a browser does after a 303. */
+  async follow(reply: Reply): Promise<Reply> {
+    expect(reply.status).toBe(303);
+    return this.get(reply.location!);
+  }
+}
+
+/** The ids of the session rows of an account page, and the one marked current. */
+function sessionRows(html: string): { id: string; current: boolean; expired: boolean; row: string }[] {
+  return [...html.matchAll(/<tr data-session-id="([^"]+)" class="([^"]*)">([\s\S]*?)<\/tr>/g)].map(([, id, cls, row]) => ({
+    id,
+    current: cls.includes('current'),
+    expired: cls.includes('expired'),
+    row,
+  }));
+}
+
+function flashOf(html: string): string | undefined {
+  return /<p class="flash[^"]*" role="status">([^<]*)<\/p>/.exec(html)?.[1];
+}
+
+describe('sample app (HTTP)', () => {
+  let app: INestApplication;
+  let orm: MikroORM;
+  let base: string;
+
+  const sql = (query: string, params: unknown[] = []) => orm.em.getConnection().execute(query, params, 'all');
+
+  beforeAll(async () => {
+    app = await createSampleApp({
+      databaseUrl: process.env.DATABASE_URL!,
+      singleConnection: process.env.TEST_DATABASE_KIND === 'pglite',
+      // Off here: a prune between two steps would remove the expired rows a test looks at.
+      pruneInterval: null,
+      logger: false,
+    });
+    orm = app.get(MikroORM);
+    // Other suites share the database and make a `sessions` table of their own shape.
+    await orm.schema.dropSchema();
+    await orm.schema.createSchema();
+    await app.listen(0, '127.0.0.1');
+    base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  });
+  afterAll(() => app.close());
+  beforeEach(async () => {
+    await sql('DELETE FROM api_keys');
+    await sql('DELETE FROM sessions');
+    await sql('DELETE FROM users');
+  });
+
+  /** Signs up in a new client; returns it with the user id and the session's token and id. */
+  async function signUp(userAgent?: string) {
+    const client = new Client(base, userAgent);
+    const signup = await client.post('/signup');
+    expect(signup.location).toBe('/account');
+    const page = await client.follow(signup);
+    const userId = /id="user-id">([^<]+)</.exec(page.body)![1];
+    return { client, userId, token: client.cookies.get('auth_token')!, sessionId: sessionRows(page.body)[0].id, page };
+  }
+
+  /** Creates an API key through the page; returns the key it shows once. */
+  async function createKey(client: Client, name: string): Promise<string> {
+    const page = await client.follow(await client.post('/api-keys', { name }));
+    return /<pre id="new-key">([^<]+)</.exec(page.body)![1];
+  }
+
+  /** Logs in as an existing user in a new client. */
+  async function logIn(userId: string, userAgent?: string) {
+    const client = new Client(base, userAgent);
+    const login = await client.post('/login', { user_id: userId });
+    expect(login.location).toBe('/account');
+    const page = await client.follow(login);
+    return { client, token: client.cookies.get('auth_token')!, sessionId: sessionRows(page.body).find((r) => r.current)!.id, page };
+  }
+
+  it('creates its tables on start (the schema is updated, never dropped)', async () => {
+    await orm.schema.dropSchema();
+    const other = await createSampleApp({
+      databaseUrl: process.env.DATABASE_URL!,
+      singleConnection: process.env.TEST_DATABASE_KIND === 'pglite',
+      pruneInterval: null,
+      logger: false,
+    });
+    try {
+      const tables = await other
+        .get(MikroORM)
+        .em.getConnection()
+        .execute(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`);
+      expect(tables.map((t: { table_name: string }) => t.table_name)).toEqual(expect.arrayContaining(['api_keys', 'sessions', 'users']));
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('prunes sessions an hour past their expiry, on its interval; more recently expired ones stay listed', async () => {
+    const pruning = await createSampleApp({
+      databaseUrl: process.env.DATABASE_URL!,
+      singleConnection: process.env.TEST_DATABASE_KIND === 'pglite',
+      pruneInterval: '1s',
+      logger: false,
+    });
+    await pruning.init();
+    try {
+      const a = await signUp();
+      const b = await logIn(a.userId);
+      await sql(`UPDATE sessions SET expires_at = now() - interval '2 hours' WHERE id = ?`, [a.sessionId]);
+      await sql(`UPDATE sessions SET expires_at = now() - interval '50 minutes' WHERE id = ?`, [b.sessionId]);
+      const ids = async () => (await sql('SELECT id FROM sessions')).map((r: { id: string }) => r.id);
+      for (let i = 0; i < 50 && (await ids()).includes(a.sessionId); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await ids()).toEqual([b.sessionId]);
+    } finally {
+      await pruning.close();
+    }
+  });
+
+  describe('home', () => {
+    it('renders sign-up and log-in forms, each with the CSRF token of a SameSite=Lax cookie', async () => {
+      const client = new Client(base);
+      const home = await client.get('/');
+      expect(home.status).toBe(200);
+      expect(home.body).toContain('action="/signup"');
+      expect(home.body).toContain('action="/login"');
+      const csrf = home.setCookies.find((c) => c.startsWith('csrf_token='))!;
+      expect(csrf).toMatch(/HttpOnly/);
+      expect(csrf).toMatch(/SameSite=Lax/);
+      const fields = [...home.body.matchAll(/name="_csrf" value="([^"]+)"/g)].map((m) => m[1]);
+      expect(fields).toHaveLength(2);
+      expect(new Set(fields)).toEqual(new Set([client.cookies.get('csrf_token')]));
+      expect((await client.get('/')).setCookies.find((c) => c.startsWith('csrf_token='))).toBeUndefined();
+    });
+
+    it('serves the stylesheet', async () => {
+      const css = await new Client(base).get('/assets/style.css');
+      expect(css.status).toBe(200);
+      expect(css.body).toContain('.badge-expired');
+    });
+  });
+
+  describe('sign up and log in', () => {
+    it('sign-up creates a user and a session, sets the cookies and reveals the token once', async () => {
+      const { client, userId, token, page } = await signUp('Agent/1.0');
+      expect(userId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(flashOf(page.body)).toContain(userId);
+      expect(await sql('SELECT id FROM users')).toEqual([{ id: userId }]);
+      expect(/<pre id="token">([^<]+)</.exec(page.body)?.[1]).toBe(token);
+      expect(page.body).toContain(`X-Auth-Token: ${token}`);
+      const again = await client.get('/account');
+      expect(again.body).not.toContain(token);
+      expect(again.body).toContain('X-Auth-Token: $TOKEN');
+      const [row] = await sql('SELECT user_id, data FROM sessions');
+      expect(row.user_id).toBe(userId);
+      expect(row.data).toEqual({ userAgent: 'Agent/1.0', ip: '127.0.0.1' });
+    });
+
+    it('cookies: the token HttpOnly, SameSite=Lax and, on plain http, not Secure; the user id remembered', async () => {
+      const client = new Client(base);
+      const signup = await client.post('/signup');
+      const auth = signup.setCookies.find((c) => c.startsWith('auth_token='))!;
+      expect(auth).toMatch(/HttpOnly/);
+      expect(auth).toMatch(/SameSite=Lax/);
+      expect(auth).toMatch(/Path=\//);
+      expect(auth).toMatch(/Max-Age=604800/);
+      expect(auth).not.toMatch(/Secure/);
+      const home = await client.get('/');
+      expect(home.body).toContain(`value="${client.cookies.get('last_user_id')}"`);
+    });
+
+    it('log-in with a user id creates another session for that user', async () => {
+      const first = await signUp();
+      const second = await logIn(first.userId, 'Other/2.0');
+      expect(second.sessionId).not.toBe(first.sessionId);
+      const rows = sessionRows(second.page.body);
+      expect(rows.map((r) => r.id).sort()).toEqual([first.sessionId, second.sessionId].sort());
+      expect(rows.filter((r) => r.current).map((r) => r.id)).toEqual([second.sessionId]);
+      expect(second.page.body).toContain('Other/2.0');
+      expect(flashOf(second.page.body)).toContain('logged in');
+    });
+
+    it.each([['an unknown id', '00000000-0000-4000-8000-000000000000'], ['not a uuid', 'nope'], ['nothing', '']])(
+      'log-in with %s goes home with an error and no session',
+      async (_what, userId) => {
+        const client = new Client(base);
+        const login = await client.post('/login', { user_id: userId });
+        expect(login.location).toBe('/');
+        expect(login.setCookies.some((c) => c.startsWith('auth_token='))).toBe(false);
+        const home = await client.follow(login);
+        expect(flashOf(home.body)).toMatch(/Unknown user id/);
+        expect(flashOf((await client.get('/')).body)).toBeUndefined();
+        expect(await sql('SELECT id FROM sessions')).toEqual([]);
+      },
+    );
+  });
+
+  describe('account', () => {
+    it('without a session sends the browser home', async () => {
+      const client = new Client(base);
+      const reply = await client.get('/account');
+      expect(reply.location).toBe('/');
+      expect(flashOf((await client.follow(reply)).body)).toMatch(/log in first/);
+    });
+
+    it('with a dead token sends the browser home and drops the cookie', async () => {
+      const client = new Client(base);
+      client.cookies.set('auth_token', 'x'.repeat(64));
+      const reply = await client.get('/account');
+      expect(reply.location).toBe('/');
+      expect(client.cookies.has('auth_token')).toBe(false);
+      expect(flashOf((await client.follow(reply)).body)).toMatch(/session has ended/);
+    });
+
+    it('lists valid and expired sessions with times, user agent and IP, the current one marked', async () => {
+      const a = await signUp('Browser/A');
+      const b = await logIn(a.userId, 'Browser/B');
+      expect((await a.client.post(`/account/sessions/${b.sessionId}/expire`)).location).toBe('/account');
+      const page = await a.client.get('/account');
+      const rows = sessionRows(page.body);
+      expect(rows).toHaveLength(2);
+      const mine = rows.find((r) => r.id === a.sessionId)!;
+      const theirs = rows.find((r) => r.id === b.sessionId)!;
+      expect(mine).toMatchObject({ current: true, expired: false });
+      expect(mine.row).toContain('this browser');
+      expect(mine.row).toContain('Browser/A');
+      expect(mine.row).toContain('127.0.0.1');
+      expect(mine.row).toMatch(/<time datetime="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d UTC<\/time>/);
+      expect(theirs).toMatchObject({ current: false, expired: true });
+      expect(theirs.row).toContain('Browser/B');
+      expect(theirs.row).toMatch(/badge-expired/);
+    });
+
+    it('expiring another session keeps its row and sends that device home', async () => {
+      const a = await signUp();
+      const b = await logIn(a.userId);
+      await a.client.post(`/account/sessions/${b.sessionId}/expire`);
+      const [row] = await sql('SELECT expires_at FROM sessions WHERE id = ?', [b.sessionId]);
+      expect(new Date(row.expires_at).getTime()).toBeLessThanOrEqual(Date.now());
+      expect((await b.client.get('/account')).location).toBe('/');
+      expect((await a.client.get('/account')).status).toBe(200);
+    });
+
+    it('deleting another session removes it and sends that device home', async () => {
+      const a = await signUp();
+      const b = await logIn(a.userId);
+      const reply = await a.client.post(`/account/sessions/${b.sessionId}/delete`);
+      expect(reply.location).toBe('/account');
+      expect(flashOf((await a.client.follow(reply)).body)).toMatch(/deleted/);
+      expect(await sql('SELECT id FROM sessions WHERE id = ?', [b.sessionId])).toEqual([]);
+      expect((await b.client.get('/account')).location).toBe('/');
+    });
+
+    it('expiring the current session signs this browser out; logging in again lists it as expired', async () => {
+      const a = await signUp();
+      const reply = await a.client.post(`/account/sessions/${a.sessionId}/expire`);
+      expect(reply.location).toBe('/');
+      expect(a.client.cookies.has('auth_token')).toBe(false);
+      const again = await logIn(a.userId);
+      expect(sessionRows(again.page.body).find((r) => r.id === a.sessionId)).toMatchObject({ expired: true, current: false });
+    });
+
+    it.each(['/account/sign-out', 'per-row delete of the current session'])('%s deletes the current session and goes home', async (how) => {
+      const a = await signUp();
+      const b = await logIn(a.userId);
+      const path = how.startsWith('/') ? how : `/account/sessions/${a.sessionId}/delete`;
+      const reply = await a.client.post(path);
+      expect(reply.location).toBe('/');
+      expect(a.client.cookies.has('auth_token')).toBe(false);
+      expect(flashOf((await a.client.follow(reply)).body)).toMatch(/signed out/);
+      expect((await sql('SELECT id FROM sessions')).map((r: { id: string }) => r.id)).toEqual([b.sessionId]);
+    });
+
+    it('signs out of all other devices', async () => {
+      const a = await signUp();
+      const b = await logIn(a.userId);
+      const c = await logIn(a.userId);
+      const stranger = await signUp();
+      const reply = await a.client.post('/account/sign-out-others');
+      expect(reply.location).toBe('/account');
+      expect(flashOf((await a.client.follow(reply)).body)).toMatch(/2 other sessions/);
+      const left = (await sql('SELECT id FROM sessions ORDER BY inserted_at')).map((r: { id: string }) => r.id);
+      expect(left).toEqual([a.sessionId, stranger.sessionId]);
+      expect((await b.client.get('/account')).location).toBe('/');
+      expect((await c.client.get('/account')).location).toBe('/');
+    });
+
+    it('signs out everywhere, leaving other users and API keys alone', async () => {
+      const a = await signUp();
+      await logIn(a.userId);
+      await a.client.post('/api-keys', { name: 'kept' });
+      const stranger = await signUp();
+      const reply = await a.client.post('/account/sign-out-everywhere');
+      expect(reply.location).toBe('/');
+      expect(flashOf((await a.client.follow(reply)).body)).toMatch(/2 sessions deleted/);
+      expect((await sql('SELECT id FROM sessions')).map((r: { id: string }) => r.id)).toEqual([stranger.sessionId]);
+      expect(await sql('SELECT id FROM api_keys')).toHaveLength(1);
+    });
+
+    it('log in again makes a new session for this browser and keeps the old one valid', async () => {
+      const a = await signUp();
+      const reply = await a.client.post('/account/login-again');
+      expect(reply.location).toBe('/account');
+      const newToken = a.client.cookies.get('auth_token')!;
+      expect(newToken).not.toBe(a.token);
+      const page = await a.client.follow(reply);
+      expect(page.body).toContain(`<pre id="token">${newToken}</pre>`);
+      const rows = sessionRows(page.body);
+      expect(rows).toHaveLength(2);
+      expect(rows.find((r) => r.id === a.sessionId)).toMatchObject({ current: false, expired: false });
+      expect((await new Client(base).get('/api/me', { 'x-auth-token': a.token })).json().is_logged_in).toBe(true);
+    });
+
+    describe('another user', () => {
+      it.each(['expire', 'delete'])('cannot %s my session: 404, and it stays valid', async (action) => {
+        const me = await signUp();
+        const other = await signUp();
+        const reply = await other.client.post(`/account/sessions/${me.sessionId}/${action}`);
+        expect(reply.status).toBe(404);
+        expect(reply.body).toContain('No such session');
+        expect((await me.client.get('/account')).status).toBe(200);
+        expect(sessionRows((await other.client.get('/account')).body).map((r) => r.id)).toEqual([other.sessionId]);
+      });
+
+      it('an id that is not a uuid is a 404 too', async () => {
+        const me = await signUp();
+        expect((await me.client.post('/account/sessions/not-a-uuid/delete')).status).toBe(404);
+      });
+    });
+  });
+
+  describe('CSRF', () => {
+    const routes = [
+      '/signup',
+      '/login',
+      '/account/sessions/:id/expire',
+      '/account/sessions/:id/delete',
+      '/account/sign-out',
+      '/account/sign-out-others',
+      '/account/sign-out-everywhere',
+      '/account/login-again',
+      '/api-keys',
+      '/api-keys/:key/revoke',
+    ];
+
+    async function fixture() {
+      const a = await signUp();
+      await a.client.post('/api-keys', { name: 'k' });
+      const [{ id: keyId }] = await sql('SELECT id FROM api_keys');
+      const before = JSON.stringify(await sql('SELECT * FROM sessions ORDER BY id')) + JSON.stringify(await sql('SELECT * FROM api_keys'));
+      const users = (await sql('SELECT id FROM users')).length;
+      return { a, keyId, before, users, path: (route: string) => route.replace(':id', a.sessionId).replace(':key', keyId) };
+    }
+
+    async function unchanged(f: Awaited<ReturnType<typeof fixture>>) {
+      const after = JSON.stringify(await sql('SELECT * FROM sessions ORDER BY id')) + JSON.stringify(await sql('SELECT * FROM api_keys'));
+      expect(after).toBe(f.before);
+      expect(await sql('SELECT id FROM users')).toHaveLength(f.users);
+    }
+
+    it.each(routes)('POST %s without _csrf is refused with 403 and changes nothing', async (route) => {
+      const f = await fixture();
+      const reply = await f.a.client.request('POST', f.path(route), { form: { user_id: f.a.userId, name: 'x' } });
+      expect(reply.status).toBe(403);
+      expect(reply.body).toContain('CSRF');
+      await unchanged(f);
+    });
+
+    it.each(routes)('POST %s with a wrong _csrf is refused', async (route) => {
+      const f = await fixture();
+      const wrong = 'A'.repeat(43);
+      const reply = await f.a.client.request('POST', f.path(route), { form: { _csrf: wrong, user_id: f.a.userId, name: 'x' } });
+      expect(reply.status).toBe(403);
+      await unchanged(f);
+    });
+
+    it('a cross-site form that copies a token but lacks the cookie is refused', async () => {
+      const f = await fixture();
+      const token = f.a.client.cookies.get('csrf_token')!;
+      const attacker = new Client(base);
+      attacker.cookies.set('auth_token', f.a.token); // as if the browser sent it (SameSite=Lax does not)
+      const reply = await attacker.request('POST', '/account/sign-out-everywhere', { form: { _csrf: token } });
+      expect(reply.status).toBe(403);
+      await unchanged(f);
+    });
+
+    it('GET routes and the JSON API need no token', async () => {
+      const a = await signUp();
+      for (const path of ['/', '/account', '/api-keys', '/stats']) expect((await a.client.get(path)).status).toBe(200);
+      expect((await new Client(base).get('/api/me', { 'x-auth-token': a.token })).status).toBe(200);
+    });
+  });
+
+  describe('API keys', () => {
+    it('needs a session', async () => {
+      const client = new Client(base);
+      expect((await client.get('/api-keys')).location).toBe('/');
+      expect((await client.post('/api-keys', { name: 'x' })).location).toBe('/');
+      expect(await sql('SELECT id FROM api_keys')).toEqual([]);
+    });
+
+    it('creates a named key, shows it once, and lists it with its last use', async () => {
+      const a = await signUp();
+      const reply = await a.client.post('/api-keys', { name: 'deploy <script>' });
+      expect(reply.location).toBe('/api-keys');
+      const created = await a.client.follow(reply);
+      expect(created.body).toContain('deploy &lt;script&gt;');
+      const key = /<pre id="new-key">([^<]+)</.exec(created.body)![1];
+      expect(key).toMatch(/^[A-Za-z0-9_-]{64}$/);
+      const [row] = await sql('SELECT user_id, data, expires_at, auth_token_digest FROM api_keys');
+      expect(row).toMatchObject({ user_id: a.userId, data: { name: 'deploy <script>' }, expires_at: null });
+      expect(row.auth_token_digest).not.toBe(key);
+
+      const list = await a.client.get('/api-keys');
+      expect(list.body).not.toContain(key);
+      expect(list.body).toContain('deploy &lt;script&gt;');
+      expect(/class="last-used">([^<]+)</.exec(list.body)![1]).toBe('never');
+
+      const me = await new Client(base).get('/api/me', { 'x-auth-token': key });
+      expect(me.json()).toMatchObject({
+        is_logged_in: true,
+        user: { id: a.userId },
+        session: { kind: 'api_key', name: 'deploy <script>', expires_at: null },
+      });
+      expect((await new Client(base).get('/api/me', { authorization: `Bearer ${key}` })).json().is_logged_in).toBe(true);
+      expect(/class="last-used">([^<]+)</.exec((await a.client.get('/api-keys')).body)![1]).toMatch(/UTC$/);
+    });
+
+    it('writes the last use at most once a minute', async () => {
+      const a = await signUp();
+      const key = await createKey(a.client, 'k');
+      await new Client(base).get('/api/me', { 'x-auth-token': key });
+      const [first] = await sql('SELECT data FROM api_keys');
+      await new Client(base).get('/api/me', { 'x-auth-token': key });
+      const [second] = await sql('SELECT data FROM api_keys');
+      expect(second.data.lastUsedAt).toBe(first.data.lastUsedAt);
+    });
+
+    it('refuses an empty name', async () => {
+      const a = await signUp();
+      const reply = await a.client.post('/api-keys', { name: '   ' });
+      expect(reply.location).toBe('/api-keys');
+      expect(flashOf((await a.client.follow(reply)).body)).toMatch(/name/);
+      expect(await sql('SELECT id FROM api_keys')).toEqual([]);
+    });
+
+    it('revokes a key: it is gone and no longer authenticates', async () => {
+      const a = await signUp();
+      const key = await createKey(a.client, 'k');
+      const [{ id }] = await sql('SELECT id FROM api_keys');
+      const reply = await a.client.post(`/api-keys/${id}/revoke`);
+      expect(reply.location).toBe('/api-keys');
+      expect(flashOf((await a.client.follow(reply)).body)).toMatch(/revoked/);
+      expect(await sql('SELECT id FROM api_keys')).toEqual([]);
+      expect((await new Client(base).get('/api/me', { 'x-auth-token': key })).json()).toEqual({ is_logged_in: false });
+    });
+
+    it("another user neither sees nor revokes my key (404)", async () => {
+      const me = await signUp();
+      await me.client.post('/api-keys', { name: 'mine' });
+      const [{ id }] = await sql('SELECT id FROM api_keys');
+      const other = await signUp();
+      expect((await other.client.get('/api-keys')).body).not.toContain('mine');
+      const reply = await other.client.post(`/api-keys/${id}/revoke`);
+      expect(reply.status).toBe(404);
+      expect(await sql('SELECT id FROM api_keys')).toHaveLength(1);
+    });
+
+    it('a key is not a browser session: the cookie does not take one', async () => {
+      const a = await signUp();
+      const key = await createKey(a.client, 'k');
+      const browser = new Client(base);
+      browser.cookies.set('auth_token', key);
+      expect((await browser.get('/account')).location).toBe('/');
+    });
+  });
+
+  describe('stats', () => {
+    it('counts total, active and expired rows of both kinds', async () => {
+      const a = await signUp();
+      const b = await logIn(a.userId);
+      await logIn(a.userId);
+      await a.client.post(`/account/sessions/${b.sessionId}/expire`);
+      await a.client.post('/api-keys', { name: 'k' });
+      const page = await new Client(base).get('/stats');
+      expect(page.status).toBe(200);
+      const numbers = (cls: string) => [...page.body.matchAll(new RegExp(`class="${cls}">(\\d+)<`, 'g'))].map((m) => Number(m[1]));
+      expect(numbers('total')).toEqual([3, 1]);
+      expect(numbers('active')).toEqual([2, 1]);
+      expect(numbers('expired')).toEqual([1, 0]);
+    });
+  });
+
+  describe('GET /api/me', () => {
+    it('without a token: not logged in', async () => {
+      const reply = await new Client(base).get('/api/me');
+      expect(reply.status).toBe(200);
+      expect(reply.json()).toEqual({ is_logged_in: false });
+    });
+
+    it.each([
+      ['X-Auth-Token', (t: string) => ({ 'x-auth-token': t })],
+      ['a bearer token', (t: string) => ({ authorization: `Bearer ${t}` })],
+    ])('with a session token in %s: the user and the session', async (_how, header) => {
+      const a = await signUp();
+      const reply = await new Client(base).get('/api/me', header(a.token));
+      expect(reply.json()).toEqual({
+        is_logged_in: true,
+        user: { id: a.userId, created_at: expect.any(String) },
+        session: {
+          id: a.sessionId,
+          kind: 'session',
+          expires_at: expect.any(String),
+          inserted_at: expect.any(String),
+          updated_at: expect.any(String),
+        },
+      });
+      expect(reply.body).not.toContain('digest');
+    });
+
+    it('with an unknown, malformed or expired token: not logged in', async () => {
+      const a = await signUp();
+      await a.client.post(`/account/sessions/${a.sessionId}/expire`);
+      for (const token of [a.token, 'x'.repeat(64), 'short', '']) {
+        expect((await new Client(base).get('/api/me', { 'x-auth-token': token })).json()).toEqual({ is_logged_in: false });
+      }
+    });
+  });
+});
