@@ -9,7 +9,9 @@ interface Column {
   property: string;
   field: string;
   quoted: string;
+  type: ColumnType;
   kind: ValueKind;
+  nullable: boolean;
 }
 
 /** A statement with `?` placeholders, as the ORM connection's `execute` takes it. */
@@ -50,23 +52,25 @@ export class SessionStatements {
     private readonly entityClass: typeof Session,
   ) {
     this.table = (options.schema ? `${quote(options.schema)}.` : '') + quote(options.tableName);
-    const builtIn: Array<[string, string, ValueKind]> = [
-      ['id', 'id', 'plain'],
-      ['authTokenDigest', 'auth_token_digest', 'plain'],
-      ['data', 'data', 'json'],
-      ['expiresAt', 'expires_at', 'date'],
-      ['insertedAt', 'inserted_at', 'date'],
-      ['updatedAt', 'updated_at', 'date'],
+    const builtIn: Array<[string, string, ColumnType, boolean]> = [
+      ['id', 'id', 'uuid', false],
+      ['authTokenDigest', 'auth_token_digest', 'string', false],
+      ['data', 'data', 'json', false],
+      ['expiresAt', 'expires_at', 'datetime', true],
+      ['insertedAt', 'inserted_at', 'datetime', false],
+      ['updatedAt', 'updated_at', 'datetime', false],
     ];
     const extra = Object.entries(options.columns).map(
-      ([property, c]) => [property, c.fieldName, kindOf(c.type)] as [string, string, ValueKind],
+      ([property, c]) => [property, c.fieldName, c.type, c.nullable] as [string, string, ColumnType, boolean],
     );
     this.extraProperties = new Set(extra.map(([p]) => p));
-    this.columns = [...builtIn, ...extra].map(([property, field, kind]) => ({
+    this.columns = [...builtIn, ...extra].map(([property, field, type, nullable]) => ({
       property,
       field,
       quoted: quote(field),
-      kind,
+      type,
+      kind: kindOf(type),
+      nullable,
     }));
     for (const column of this.columns) this.byProperty.set(column.property, column);
     this.returning = this.columns.map((c) => c.quoted).join(', ');
@@ -90,6 +94,7 @@ export class SessionStatements {
 
   insert(values: Record<string, unknown>): Statement {
     const columns = this.columns.filter((c) => values[c.property] !== undefined);
+    for (const c of columns) if (this.extraProperties.has(c.property)) assertValue('create', 'attribute', c, values[c.property]);
     const placeholders = columns.map((c) => (c.kind === 'json' ? '?::jsonb' : '?'));
     return {
       sql:
@@ -125,6 +130,7 @@ export class SessionStatements {
       if (property !== 'data' && property !== 'expiresAt' && !this.extraProperties.has(property)) {
         throw new TypeError(`update: "${property}" cannot be changed`);
       }
+      if (this.extraProperties.has(property)) assertValue('update', 'attribute', column, value);
       const merge = mergeData && property === 'data' ? `${column.quoted} || ` : '';
       sets.push(`${column.quoted} = ${merge}${column.kind === 'json' ? '?::jsonb' : '?'}`);
       params.push(toParam(column, value));
@@ -218,8 +224,8 @@ export class SessionStatements {
     defaultStatus: SessionStatus,
     method: string,
   ): Where {
-    if (typeof filters !== 'object' || filters === null || Array.isArray(filters)) {
-      throw new TypeError(`${method}: filters must be an object, got ${describe(filters)}`);
+    if (!isPlainObject(filters)) {
+      throw new TypeError(`${method}: filters must be a plain object, got ${describe(filters)}`);
     }
     const clauses: string[] = [];
     const params: unknown[] = [];
@@ -253,10 +259,13 @@ export class SessionStatements {
         const column = this.column(key, method);
         if (value === null) {
           clauses.push(`${column.quoted} IS NULL`);
+        } else if (column.type === 'json') {
+          throw new TypeError(`${method}: cannot filter on JSON column "${key}"`);
         } else {
-          assertScalar(method, key, value);
-          clauses.push(`${column.quoted} = ?`);
-          params.push(toParam(column, value));
+          assertValue(method, 'filter', column, value);
+          // A malformed uuid cannot match, and PostgreSQL would reject it: match nothing instead.
+          clauses.push(column.type === 'uuid' && !isUuid(value) ? 'FALSE' : `${column.quoted} = ?`);
+          if (column.type !== 'uuid' || isUuid(value)) params.push(toParam(column, value));
         }
       }
     }
@@ -313,6 +322,35 @@ export class SessionStatements {
 export interface Where {
   sql: string;
   params: unknown[];
+}
+
+/** Only `{ ... }` or `Object.create(null)`: a Date, Map or array has no own keys and would match everything. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** What a value of each column type may be, from a JavaScript caller. */
+const ACCEPTS: Record<ColumnType, [string, (value: unknown) => boolean]> = {
+  string: ['a string', (v) => typeof v === 'string'],
+  text: ['a string', (v) => typeof v === 'string'],
+  uuid: ['a string', (v) => typeof v === 'string'],
+  integer: ['a whole number', (v) => Number.isSafeInteger(v)],
+  bigint: ['a whole number', (v) => Number.isSafeInteger(v) || typeof v === 'bigint' || (typeof v === 'string' && /^-?\d{1,19}$/.test(v))],
+  double: ['a finite number', (v) => typeof v === 'number' && Number.isFinite(v)],
+  boolean: ['true or false', (v) => typeof v === 'boolean'],
+  datetime: ['a valid Date', (v) => (v instanceof Date || typeof v === 'string') && !Number.isNaN(new Date(v as string).getTime())],
+  json: ['JSON', (v) => v !== undefined && typeof v !== 'function' && typeof v !== 'symbol' && typeof v !== 'bigint'],
+};
+
+/** Throws a clear TypeError unless `value` fits the column (null: where the column allows it). */
+export function assertValue(method: string, what: 'filter' | 'attribute', column: Column, value: unknown): void {
+  if (value === null && (what === 'filter' || column.nullable)) return;
+  const [expected, accepts] = ACCEPTS[column.type];
+  if (!accepts(value)) {
+    throw new TypeError(`${method}: ${what} "${column.property}" must be ${expected}, got ${describe(value)}`);
+  }
 }
 
 function assertScalar(method: string, key: string, value: unknown, type?: 'string'): void {

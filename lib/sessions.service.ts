@@ -15,7 +15,7 @@ import { CacheInvalidationListener, CACHE_CHANNEL, type InvalidationMessage } fr
 import { SessionCache } from './session-cache';
 import { SessionEvents } from './session-events';
 import { Session, sessionEntity } from './session.entity';
-import { isUuid, iso, type Statement, SessionStatements, type Where } from './session.statements';
+import { isPlainObject, isUuid, iso, type Statement, SessionStatements, type Where } from './session.statements';
 import { describe, digest, generateToken, isWellFormedToken } from './token';
 
 /** Bound on the memo of recent extensions (see `extendIfStale`). */
@@ -104,9 +104,7 @@ export class SessionsService<Data extends object = Record<string, any>>
    * hand it to the client; only its digest is stored.
    */
   async create(attrs: CreateSessionAttrs<Data> = {}): Promise<{ session: Session<Data>; token: string }> {
-    if (typeof attrs !== 'object' || attrs === null || Array.isArray(attrs)) {
-      throw new TypeError(`create: attributes must be an object, got ${describe(attrs)}`);
-    }
+    if (!isPlainObject(attrs)) throw new TypeError(`create: attributes must be a plain object, got ${describe(attrs)}`);
     const { data = {} as Data, ...columns } = attrs;
     assertData('create', data);
     this.assertColumns('create', columns);
@@ -192,9 +190,7 @@ export class SessionsService<Data extends object = Record<string, any>>
     options: { merge?: boolean } = {},
   ): Promise<Session<Data> | null> {
     const id = idOf('update', session);
-    if (typeof attrs !== 'object' || attrs === null || Array.isArray(attrs)) {
-      throw new TypeError(`update: attributes must be an object, got ${describe(attrs)}`);
-    }
+    if (!isPlainObject(attrs)) throw new TypeError(`update: attributes must be a plain object, got ${describe(attrs)}`);
     const { data, ...columns } = attrs;
     if (data !== undefined) assertData('update', data);
     this.assertColumns('update', columns);

@@ -61,7 +61,7 @@ describe('SessionsService', () => {
     it('refuses unknown attributes and non-object data', async () => {
       await expect(sessions.create({ nope: 1 } as never)).rejects.toThrow(/unknown attribute "nope"/);
       await expect(sessions.create({ data: [] as never })).rejects.toThrow(/data must be a JSON object/);
-      await expect(sessions.create('x' as never)).rejects.toThrow(/must be an object/);
+      await expect(sessions.create('x' as never)).rejects.toThrow(/must be a plain object/);
     });
   });
 
@@ -214,7 +214,7 @@ describe('SessionsService', () => {
       await expect(sessions.count({ nope: 'x' })).rejects.toThrow(/unknown property "nope"/);
       await expect(sessions.count({ status: 'active' as never })).rejects.toThrow(/status must be/);
       await expect(sessions.list({ data: 'x' } as never)).rejects.toThrow(/cannot filter on "data"/);
-      await expect(sessions.list(null as never)).rejects.toThrow(/filters must be an object/);
+      await expect(sessions.list(null as never)).rejects.toThrow(/filters must be a plain object/);
       await expect(sessions.list({}, { limit: 0 })).rejects.toThrow(/limit/);
       await expect(sessions.list({}, { orderBy: { nope: 'asc' } })).rejects.toThrow(/unknown property/);
       await expect(sessions.list({}, { orderBy: { insertedAt: 'sideways' as never } })).rejects.toThrow(/"asc" or "desc"/);
