@@ -1,4 +1,4 @@
-import type { INestApplication, Type } from '@nestjs/common';
+import type { INestApplication, LoggerService, Type } from '@nestjs/common';
 import { MikroORM } from '@mikro-orm/core';
 import { MikroOrmModule } from '@mikro-orm/nestjs';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -27,6 +27,8 @@ export interface TestAppOptions {
   listen?: boolean;
   /** Drop and re-create the tables. @default true */
   recreate?: boolean;
+  /** Where Nest's logs go. @default none */
+  logger?: LoggerService;
 }
 
 /** Boots a Nest app with MikroORM on the test database and the given session kinds. */
@@ -44,8 +46,8 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   }).compile();
   const app =
     options.adapter === 'fastify'
-      ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false })
-      : moduleRef.createNestApplication({ logger: false });
+      ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: options.logger ?? false })
+      : moduleRef.createNestApplication({ logger: options.logger ?? false });
   await app.init();
   if (options.adapter === 'fastify') await (app.getHttpAdapter().getInstance() as { ready(): Promise<void> }).ready();
   const orm = app.get(MikroORM);
