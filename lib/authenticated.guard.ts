@@ -15,16 +15,42 @@ import type { SessionsService } from './sessions.service';
 import { getSessionsToken } from './sessions.tokens';
 import { extractToken, type RequestLike } from './token-extraction';
 
-/** Sessions already authenticated on a request, by kind, so a second guard run costs nothing. */
+/** Sessions already authenticated on a request, by kind, so a second guard run (global + route) costs nothing. */
 const AUTHENTICATED_KINDS = Symbol('ecto-sessions:kinds');
+
+/**
+ * Sessions of non-HTTP requests, keyed by the object that lives as long as the
+ * request (the GraphQL context, the WebSocket client), so `@CurrentSession()`
+ * finds them whatever a subclass's `getRequest` returned.
+ */
+const CURRENT_SESSIONS = new WeakMap<object, Session>();
+
+/** The per-request object of a non-HTTP context: the GraphQL context, else the first handler argument. */
+function carrierOf(context: ExecutionContext): unknown {
+  return context.getArgByIndex(context.getType<string>() === 'graphql' ? 2 : 0);
+}
+
+/**
+ * The session `AuthenticatedGuard` found for this request, if any: what
+ * `@CurrentSession()` returns. On HTTP it is `request.authSession`.
+ */
+export function getCurrentSession(context: ExecutionContext): Session | undefined {
+  if (context.getType() === 'http') return context.switchToHttp().getRequest()?.[SESSION_REQUEST_KEY];
+  const carrier = carrierOf(context);
+  return typeof carrier === 'object' && carrier !== null ? CURRENT_SESSIONS.get(carrier) : undefined;
+}
 
 /**
  * Resolves the token of a request, authenticates it and puts the session on
  * `request.authSession`. Used by `@Authenticated()`, or globally as `APP_GUARD`
  * (then `@Public()` opts a route out).
  *
- * A singleton: extend it and override `getRequest`/`extractToken` for GraphQL
- * or WebSockets.
+ * A singleton: extend it and override `getRequest` (and `getResponse`,
+ * `extractToken`) for GraphQL or WebSockets.
+ *
+ * @example
+ * // every route needs a session unless it is @Public()
+ * providers: [{ provide: APP_GUARD, useClass: AuthenticatedGuard }]
  */
 @Injectable()
 export class AuthenticatedGuard implements CanActivate {
@@ -37,9 +63,8 @@ export class AuthenticatedGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) return true;
-    const options = this.reflector.getAllAndOverride<AuthenticatedOptions | undefined>(AUTHENTICATED_KEY, targets) ?? {};
+    const options = this.getOptions(context);
+    if (options === null) return true;
     const name = options.name ?? DEFAULT_KIND;
     const request = this.getRequest(context);
     const done = (request[AUTHENTICATED_KINDS] ??= {}) as Record<string, Session>;
@@ -55,19 +80,45 @@ export class AuthenticatedGuard implements CanActivate {
     try {
       session = await service.authenticate(token);
     } catch (error) {
-      // The message may quote the SQL and its parameters: log only what kind of failure it was.
-      this.logger.error(`Session lookup for kind "${name}" failed: ${(error as Error)?.name ?? 'error'}`);
+      // Error messages may quote the SQL and its parameters (the digest): log only what kind of failure it was.
+      this.logger.error(`Session lookup for kind "${name}" failed (${failureKind(error)}); answering 503`);
       throw new ServiceUnavailableException('Sessions are unavailable; try again shortly');
     }
     if (!session) this.refuse(context, 'Bearer error="invalid_token"');
-    done[name] = session!;
+    done[name] = session;
     request[SESSION_REQUEST_KEY] = session;
+    const carrier = context.getType() === 'http' ? undefined : carrierOf(context);
+    if (typeof carrier === 'object' && carrier !== null) CURRENT_SESSIONS.set(carrier, session);
     return true;
+  }
+
+  /**
+   * The `@Authenticated()` options that apply, or `null` for a public route.
+   * The nearest declaration wins: a handler's `@Authenticated()` or `@Public()`
+   * overrides its controller's, so a public controller can guard one route and a
+   * guarded controller can open one.
+   */
+  protected getOptions(context: ExecutionContext): AuthenticatedOptions | null {
+    for (const target of [context.getHandler(), context.getClass()]) {
+      if (!target) continue;
+      const options = this.reflector.get<AuthenticatedOptions | undefined>(AUTHENTICATED_KEY, target);
+      if (options) return options;
+      if (this.reflector.get<boolean | undefined>(PUBLIC_KEY, target)) return null;
+    }
+    return {};
   }
 
   /** The request the token is read from and the session is put on. Override for GraphQL or WebSockets. */
   protected getRequest(context: ExecutionContext): RequestLike & Record<string | symbol, unknown> {
     return context.switchToHttp().getRequest();
+  }
+
+  /**
+   * The response the `WWW-Authenticate` header goes on, or `undefined` when there
+   * is none (then only the exception is thrown). Override for GraphQL over HTTP.
+   */
+  protected getResponse(context: ExecutionContext): unknown {
+    return context.getType() === 'http' ? context.switchToHttp().getResponse() : undefined;
   }
 
   /** The token of a request, from the kind's `tokenFrom` sources. */
@@ -82,7 +133,9 @@ export class AuthenticatedGuard implements CanActivate {
       try {
         service = this.moduleRef.get<SessionsService>(getSessionsToken(name), { strict: false });
       } catch {
-        throw new Error(`@Authenticated(): no session kind named "${name}"; register it with EctoSessionsModule.forRoot({ name: '${name}' })`);
+        throw new Error(
+          `@Authenticated(): no session kind named "${name}"; register it with EctoSessionsModule.forRoot({ name: '${name}' })`,
+        );
       }
       this.services.set(name, service);
     }
@@ -91,9 +144,19 @@ export class AuthenticatedGuard implements CanActivate {
 
   /** 401 with `WWW-Authenticate`, as RFC 6750 asks. */
   protected refuse(context: ExecutionContext, challenge: string): never {
-    const response = context.switchToHttp().getResponse();
+    const response = this.getResponse(context) as
+      | { setHeader?: (name: string, value: string) => unknown; header?: (name: string, value: string) => unknown }
+      | undefined;
+    // Express (and Node) responses have setHeader; a Fastify reply has header.
     if (typeof response?.setHeader === 'function') response.setHeader('WWW-Authenticate', challenge);
     else if (typeof response?.header === 'function') response.header('WWW-Authenticate', challenge);
     throw new UnauthorizedException();
   }
+}
+
+/** A loggable name for a failure: its class and code (e.g. `ECONNREFUSED`, `57P01`), never its message. */
+function failureKind(error: unknown): string {
+  const name = (error as Error)?.name ?? typeof error;
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' && /^[A-Za-z0-9_]{1,32}$/.test(code) ? `${name} ${code}` : String(name);
 }

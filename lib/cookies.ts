@@ -1,10 +1,11 @@
 import { serialize } from 'cookie';
 import type { ResolvedSessionsOptions } from './interfaces/sessions-options.interface';
 
-/** An Express response or a Fastify reply. */
+/** An Express response, a Fastify reply, or a bare Node `ServerResponse` (such as `reply.raw`). */
 export type ResponseLike =
   | { append(name: string, value: string): unknown }
-  | { header(name: string, value: string): unknown };
+  | { header(name: string, value: string): unknown }
+  | { appendHeader(name: string, value: string): unknown };
 
 /** The `Set-Cookie` value that stores a token, per the kind's `cookie` options. */
 export function sessionCookie(options: ResolvedSessionsOptions['cookie'], token: string): string {
@@ -31,13 +32,18 @@ export function clearedSessionCookie(options: ResolvedSessionsOptions['cookie'])
   });
 }
 
+type Setter = (name: string, value: string) => unknown;
+
 /**
- * Adds a `Set-Cookie` header without dropping others: Express has `append`;
- * Fastify's `reply.header('set-cookie', …)` accumulates by itself.
+ * Adds a `Set-Cookie` header without dropping others. Express has `append`
+ * (its `header` would replace); Fastify has no `append`, but its
+ * `reply.header('set-cookie', …)` accumulates by itself; Node's own response
+ * has `appendHeader`.
  */
 export function appendSetCookie(response: ResponseLike, value: string): void {
-  const r = response as Partial<{ append: (n: string, v: string) => unknown; header: (n: string, v: string) => unknown }>;
+  const r = (response ?? {}) as Partial<{ append: Setter; header: Setter; appendHeader: Setter }>;
   if (typeof r.append === 'function') r.append('Set-Cookie', value);
   else if (typeof r.header === 'function') r.header('set-cookie', value);
-  else throw new TypeError('setCookie: expected an Express response or a Fastify reply');
+  else if (typeof r.appendHeader === 'function') r.appendHeader('Set-Cookie', value);
+  else throw new TypeError('setCookie: expected an Express response, a Fastify reply or a Node ServerResponse');
 }

@@ -7,6 +7,8 @@ import { openApiSecurity } from './openapi';
 /**
  * Requires a valid session on a controller or a handler (the handler's options win).
  * Missing, malformed, unknown or expired tokens get a 401; an unreachable database a 503.
+ * With `@nestjs/swagger` installed, the route's docs list the `OPENAPI_SCHEMES`
+ * (declare them on your `DocumentBuilder`) and the 401 and 503 responses.
  *
  * @example
  * @Authenticated()
@@ -17,5 +19,5 @@ import { openApiSecurity } from './openapi';
  * @Authenticated({ optional: true })        // anonymous allowed, bad tokens still refused
  */
 export function Authenticated(options: AuthenticatedOptions = {}): ClassDecorator & MethodDecorator {
-  return applyDecorators(SetMetadata(AUTHENTICATED_KEY, options), UseGuards(AuthenticatedGuard), ...openApiSecurity());
+  return applyDecorators(SetMetadata(AUTHENTICATED_KEY, options), UseGuards(AuthenticatedGuard), ...openApiSecurity(options));
 }

@@ -1,4 +1,7 @@
-/** Options of `@Authenticated()`. */
+/**
+ * Options of `@Authenticated()`. A handler's options replace its controller's
+ * as a whole (they are not merged): repeat `name` on a handler that also sets `optional`.
+ */
 export interface AuthenticatedOptions {
   /** Which kind of session the route accepts. @default 'default' */
   name?: string;
