@@ -119,7 +119,9 @@ export class CacheInvalidationListener {
       client?.removeAllListeners();
       client?.end().catch(() => undefined);
       if (!this.warned) {
-        this.logger.warn(`Session cache bypassed: cannot listen for revocations (${(error as Error)?.message ?? 'error'}); retrying`);
+        this.logger.warn(
+          `Session cache bypassed: cannot listen for revocations (${(error as Error)?.message ?? 'error'}); retrying`,
+        );
         this.warned = true;
       }
       this.scheduleReconnect();

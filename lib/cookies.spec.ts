@@ -8,7 +8,9 @@ const cookieOf = (options: EctoSessionsOptions = {}) => resolveSessionsOptions(o
 
 describe('sessionCookie', () => {
   it('defaults to HttpOnly, Secure, SameSite=Lax, Path=/ and Max-Age = ttl', () => {
-    expect(sessionCookie(cookieOf(), 'tok')).toBe('auth_token=tok; Max-Age=604800; Path=/; HttpOnly; Secure; SameSite=Lax');
+    expect(sessionCookie(cookieOf(), 'tok')).toBe(
+      'auth_token=tok; Max-Age=604800; Path=/; HttpOnly; Secure; SameSite=Lax',
+    );
     expect(sessionCookie(cookieOf({ ttl: '2h' }), 'tok')).toContain('Max-Age=7200;');
   });
 
@@ -19,7 +21,15 @@ describe('sessionCookie', () => {
 
   it('follows the options: no Secure for local http, domain, path, SameSite, name', () => {
     const cookie = cookieOf({
-      cookie: { name: 'sid', secure: false, httpOnly: false, sameSite: 'strict', domain: 'example.test', path: '/app', maxAge: 60 },
+      cookie: {
+        name: 'sid',
+        secure: false,
+        httpOnly: false,
+        sameSite: 'strict',
+        domain: 'example.test',
+        path: '/app',
+        maxAge: 60,
+      },
     });
     expect(sessionCookie(cookie, 'tok')).toBe('sid=tok; Max-Age=60; Domain=example.test; Path=/app; SameSite=Strict');
   });
@@ -65,7 +75,9 @@ describe('appendSetCookie', () => {
   });
 
   it('refuses anything else with a clear error', () => {
-    expect(() => appendSetCookie({} as never, 'a=1')).toThrow(/Express response, a Fastify reply or a Node ServerResponse/);
+    expect(() => appendSetCookie({} as never, 'a=1')).toThrow(
+      /Express response, a Fastify reply or a Node ServerResponse/,
+    );
     expect(() => appendSetCookie(undefined as never, 'a=1')).toThrow(TypeError);
   });
 });

@@ -61,7 +61,8 @@ export class SessionEvents {
       this.logger.warn(`A "${name}" session event listener failed: ${String((error as Error)?.message ?? error)}`);
     try {
       const result = call();
-      if (result && typeof (result as Promise<unknown>).then === 'function') (result as Promise<unknown>).then(undefined, report);
+      if (result && typeof (result as Promise<unknown>).then === 'function')
+        (result as Promise<unknown>).then(undefined, report);
     } catch (error) {
       report(error);
     }

@@ -1,5 +1,5 @@
 import type { ColumnType, ResolvedSessionsOptions } from './interfaces/sessions-options.interface';
-import type { FilterValue, ListOptions, SessionFilters, SessionStatus } from './interfaces/session-filters.interface';
+import type { ListOptions, SessionFilters, SessionStatus } from './interfaces/session-filters.interface';
 import { Session } from './session.entity';
 import { describe } from './token';
 
@@ -94,7 +94,8 @@ export class SessionStatements {
 
   insert(values: Record<string, unknown>): Statement {
     const columns = this.columns.filter((c) => values[c.property] !== undefined);
-    for (const c of columns) if (this.extraProperties.has(c.property)) assertValue('create', 'attribute', c, values[c.property]);
+    for (const c of columns)
+      if (this.extraProperties.has(c.property)) assertValue('create', 'attribute', c, values[c.property]);
     const placeholders = columns.map((c) => (c.kind === 'json' ? '?::jsonb' : '?'));
     return {
       sql:
@@ -197,7 +198,10 @@ export class SessionStatements {
    * prunes a table at a time, and the lock goes with the transaction.
    */
   pruneLock(): Statement {
-    return { sql: 'SELECT pg_try_advisory_xact_lock(hashtext(?)) AS "locked"', params: [`nestjs-ecto-sessions:${this.table}`] };
+    return {
+      sql: 'SELECT pg_try_advisory_xact_lock(hashtext(?)) AS "locked"',
+      params: [`nestjs-ecto-sessions:${this.table}`],
+    };
   }
 
   /**
@@ -271,14 +275,13 @@ export class SessionStatements {
     }
     if (status === 'valid') {
       clauses.push(
-        '("expires_at" IS NULL OR "expires_at" > ?)' + (this.options.absoluteTtl !== null ? ' AND "inserted_at" > ?' : ''),
+        '("expires_at" IS NULL OR "expires_at" > ?)' +
+          (this.options.absoluteTtl !== null ? ' AND "inserted_at" > ?' : ''),
       );
       params.push(...this.validityParams(now));
     } else if (status === 'expired') {
       clauses.push(
-        this.options.absoluteTtl !== null
-          ? '("expires_at" <= ? OR "inserted_at" <= ?)'
-          : '"expires_at" <= ?',
+        this.options.absoluteTtl !== null ? '("expires_at" <= ? OR "inserted_at" <= ?)' : '"expires_at" <= ?',
       );
       params.push(...this.validityParams(now));
     }
@@ -312,7 +315,9 @@ export class SessionStatements {
   private column(property: string, method: string): Column {
     const column = this.byProperty.get(property);
     if (!column) {
-      throw new TypeError(`${method}: unknown property "${property}"; known: ${[...this.byProperty.keys()].join(', ')}`);
+      throw new TypeError(
+        `${method}: unknown property "${property}"; known: ${[...this.byProperty.keys()].join(', ')}`,
+      );
     }
     return column;
   }
@@ -337,10 +342,16 @@ const ACCEPTS: Record<ColumnType, [string, (value: unknown) => boolean]> = {
   text: ['a string', (v) => typeof v === 'string'],
   uuid: ['a string', (v) => typeof v === 'string'],
   integer: ['a whole number', (v) => Number.isSafeInteger(v)],
-  bigint: ['a whole number', (v) => Number.isSafeInteger(v) || typeof v === 'bigint' || (typeof v === 'string' && /^-?\d{1,19}$/.test(v))],
+  bigint: [
+    'a whole number',
+    (v) => Number.isSafeInteger(v) || typeof v === 'bigint' || (typeof v === 'string' && /^-?\d{1,19}$/.test(v)),
+  ],
   double: ['a finite number', (v) => typeof v === 'number' && Number.isFinite(v)],
   boolean: ['true or false', (v) => typeof v === 'boolean'],
-  datetime: ['a valid Date', (v) => (v instanceof Date || typeof v === 'string') && !Number.isNaN(new Date(v as string).getTime())],
+  datetime: [
+    'a valid Date',
+    (v) => (v instanceof Date || typeof v === 'string') && !Number.isNaN(new Date(v as string).getTime()),
+  ],
   json: ['JSON', (v) => v !== undefined && typeof v !== 'function' && typeof v !== 'symbol' && typeof v !== 'bigint'],
 };
 
@@ -362,7 +373,9 @@ function assertScalar(method: string, key: string, value: unknown, type?: 'strin
         typeof value === 'boolean' ||
         (value instanceof Date && !Number.isNaN(value.getTime()));
   if (!ok) {
-    throw new TypeError(`${method}: filter "${key}" must be ${type === 'string' ? 'a string' : 'a string, number, boolean, Date or null'}, got ${describe(value)}`);
+    throw new TypeError(
+      `${method}: filter "${key}" must be ${type === 'string' ? 'a string' : 'a string, number, boolean, Date or null'}, got ${describe(value)}`,
+    );
   }
 }
 
@@ -404,6 +417,7 @@ export function parseTimestamp(value: unknown): Date | null {
   if (!match) return new Date(text);
   const [, day, time, fraction = '', zone = 'Z'] = match;
   const millis = fraction ? fraction.slice(0, 4).padEnd(4, '0') : '';
-  const offset = zone === 'Z' ? 'Z' : zone.length === 3 ? `${zone}:00` : zone.replace(/^([+-]\d\d):?(\d\d).*$/, '$1:$2');
+  const offset =
+    zone === 'Z' ? 'Z' : zone.length === 3 ? `${zone}:00` : zone.replace(/^([+-]\d\d):?(\d\d).*$/, '$1:$2');
   return new Date(`${day}T${time}${millis}${offset}`);
 }

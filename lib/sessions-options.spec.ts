@@ -23,7 +23,7 @@ describe('resolveSessionsOptions', () => {
     });
   });
 
-  it('names a kind\'s table and entity after it', () => {
+  it("names a kind's table and entity after it", () => {
     expect(resolveSessionsOptions({ name: 'apiKeys', ttl: null })).toMatchObject({
       tableName: 'api_keys',
       entityName: 'ApiKeysSession',

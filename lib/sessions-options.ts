@@ -52,7 +52,15 @@ const COLUMN_TYPES: ReadonlySet<string> = new Set<ColumnType>([
   'datetime',
 ]);
 /** Properties every session has; an extra column may not reuse them. */
-const BUILT_IN_PROPERTIES = new Set(['id', 'authTokenDigest', 'data', 'expiresAt', 'insertedAt', 'updatedAt', 'isExpired']);
+const BUILT_IN_PROPERTIES = new Set([
+  'id',
+  'authTokenDigest',
+  'data',
+  'expiresAt',
+  'insertedAt',
+  'updatedAt',
+  'isExpired',
+]);
 const SAME_SITE = new Set(['lax', 'strict', 'none']);
 
 /** The default extra columns: the seed demo's `user_id`. */
@@ -215,7 +223,8 @@ function resolveCache(cache: unknown, fail: Fail): ResolvedSessionsOptions['cach
   if (unknown) fail(`cache.${unknown}`, 'is not a cache option; known: ttl, max');
   const seconds = parseDuration(ttl);
   if (seconds === undefined || seconds <= 0) fail('cache.ttl', `must be a duration above 0, got ${describe(ttl)}`);
-  if (!Number.isInteger(max) || (max as number) < 1) fail('cache.max', `must be a whole number above 0, got ${describe(max)}`);
+  if (!Number.isInteger(max) || (max as number) < 1)
+    fail('cache.max', `must be a whole number above 0, got ${describe(max)}`);
   return { ttl: seconds!, max: max as number };
 }
 
@@ -239,11 +248,19 @@ function resolveColumns(columns: unknown, fail: Fail): ResolvedSessionsOptions['
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(property)) fail(option, 'must be named like a JavaScript property');
     if (BUILT_IN_PROPERTIES.has(property)) fail(option, 'clashes with a built-in session property');
     if (typeof definition !== 'object' || definition === null) fail(option, 'must be a column definition object');
-    const { type = 'string', index = false, nullable = true, fieldName = snakeCase(property), length = 255, ...rest } =
-      definition as ColumnOptions;
+    const {
+      type = 'string',
+      index = false,
+      nullable = true,
+      fieldName = snakeCase(property),
+      length = 255,
+      ...rest
+    } = definition as ColumnOptions;
     const unknown = Object.keys(rest)[0];
-    if (unknown) fail(`${option}.${unknown}`, 'is not a column option; known: type, index, nullable, fieldName, length');
-    if (!COLUMN_TYPES.has(type)) fail(`${option}.type`, `must be one of ${[...COLUMN_TYPES].join(', ')}, got ${describe(type)}`);
+    if (unknown)
+      fail(`${option}.${unknown}`, 'is not a column option; known: type, index, nullable, fieldName, length');
+    if (!COLUMN_TYPES.has(type))
+      fail(`${option}.type`, `must be one of ${[...COLUMN_TYPES].join(', ')}, got ${describe(type)}`);
     if (typeof index !== 'boolean') fail(`${option}.index`, 'must be true or false');
     if (typeof nullable !== 'boolean') fail(`${option}.nullable`, 'must be true or false');
     if (typeof fieldName !== 'string' || fieldName.length === 0) fail(`${option}.fieldName`, 'must be a column name');
@@ -253,7 +270,11 @@ function resolveColumns(columns: unknown, fail: Fail): ResolvedSessionsOptions['
   return resolved;
 }
 
-function resolveCookie(options: EctoSessionsOptions, ttl: number | null, fail: Fail): ResolvedSessionsOptions['cookie'] {
+function resolveCookie(
+  options: EctoSessionsOptions,
+  ttl: number | null,
+  fail: Fail,
+): ResolvedSessionsOptions['cookie'] {
   const given = options.cookie ?? {};
   if (typeof given !== 'object' || given === null) fail('cookie', 'must be an object of cookie attributes');
   const cookie = {
@@ -272,11 +293,13 @@ function resolveCookie(options: EctoSessionsOptions, ttl: number | null, fail: F
   if (typeof cookie.httpOnly !== 'boolean') fail('cookie.httpOnly', 'must be true or false');
   if (typeof cookie.secure !== 'boolean') fail('cookie.secure', 'must be true or false');
   if (!Number.isInteger(cookie.maxAge) || cookie.maxAge < 0) fail('cookie.maxAge', 'must be a whole number of seconds');
-  if (cookie.sameSite === 'none' && !cookie.secure) fail('cookie.sameSite', "'none' needs secure: true (browsers refuse it otherwise)");
+  if (cookie.sameSite === 'none' && !cookie.secure)
+    fail('cookie.sameSite', "'none' needs secure: true (browsers refuse it otherwise)");
   if (cookie.name.startsWith('__Host-') && (!cookie.secure || cookie.path !== '/' || cookie.domain !== undefined)) {
     fail('cookie.name', 'with the __Host- prefix needs secure: true, path: "/" and no domain');
   }
-  if (cookie.name.startsWith('__Secure-') && !cookie.secure) fail('cookie.name', 'with the __Secure- prefix needs secure: true');
+  if (cookie.name.startsWith('__Secure-') && !cookie.secure)
+    fail('cookie.name', 'with the __Secure- prefix needs secure: true');
   return cookie;
 }
 

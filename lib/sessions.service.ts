@@ -158,7 +158,9 @@ export class SessionsService<Data extends object = Record<string, any>>
   ): Promise<Session<Data> | null> {
     const now = new Date();
     const where = this.where('findOne', filters, now, 'valid');
-    const rows = await this.run<Record<string, unknown>[]>(this.statements.select(where, { limit: 1, orderBy: options.orderBy }));
+    const rows = await this.run<Record<string, unknown>[]>(
+      this.statements.select(where, { limit: 1, orderBy: options.orderBy }),
+    );
     if (rows.length === 0) return null;
     const session = this.statements.toSession(rows[0]) as Session<Data>;
     return options.extend ? this.extendIfStale(session, now, this.options.extendThreshold ?? 0) : session;
@@ -196,7 +198,9 @@ export class SessionsService<Data extends object = Record<string, any>>
     this.assertColumns('update', columns);
     if (!isUuid(id)) return null;
     const rows = await this.revoking([id], () =>
-      this.run<Record<string, unknown>[]>(this.statements.update(id, { data, ...columns }, new Date(), options?.merge === true)),
+      this.run<Record<string, unknown>[]>(
+        this.statements.update(id, { data, ...columns }, new Date(), options?.merge === true),
+      ),
     );
     return rows.length ? (this.statements.toSession(rows[0]) as Session<Data>) : null;
   }
@@ -285,7 +289,9 @@ export class SessionsService<Data extends object = Record<string, any>>
     try {
       await this.pruning;
     } catch (error) {
-      this.logger.warn(`Pruning of "${this.options.tableName}" failed: ${(error as Error)?.name ?? 'error'}; retrying next cycle`);
+      this.logger.warn(
+        `Pruning of "${this.options.tableName}" failed: ${(error as Error)?.name ?? 'error'}; retrying next cycle`,
+      );
     } finally {
       this.pruning = undefined;
     }
@@ -293,7 +299,8 @@ export class SessionsService<Data extends object = Record<string, any>>
 
   /** Sets the token cookie (per the `cookie` option) on an Express response or a Fastify reply. */
   setCookie(response: ResponseLike, token: string): void {
-    if (typeof token !== 'string' || token.length === 0) throw new TypeError('setCookie: token must be a non-empty string');
+    if (typeof token !== 'string' || token.length === 0)
+      throw new TypeError('setCookie: token must be a non-empty string');
     appendSetCookie(response, sessionCookie(this.options.cookie, token));
   }
 
@@ -323,7 +330,11 @@ export class SessionsService<Data extends object = Record<string, any>>
     if (this.cache && this.listener) {
       const all = ids === 'all' || ids.length > MAX_NOTIFIED_IDS;
       const nonce = randomUUID();
-      const message: InvalidationMessage = { table: this.statements.table, nonce, ...(all ? { all } : { ids: ids as string[] }) };
+      const message: InvalidationMessage = {
+        table: this.statements.table,
+        nonce,
+        ...(all ? { all } : { ids: ids as string[] }),
+      };
       const em = this.orm.em.getContext(false);
       // Inside a transaction the notice goes out at commit: waiting for it there would wait for ourselves.
       const echo = em.getTransactionContext() ? undefined : this.listener.echo(nonce);
@@ -376,7 +387,9 @@ export class SessionsService<Data extends object = Record<string, any>>
     this.recentExtensions.set(session.id, target.getTime());
     try {
       const rows = await this.bounded(
-        this.run<Array<Record<string, unknown>>>(this.statements.extend(session.id, target, now, threshold, whileValid)),
+        this.run<Array<Record<string, unknown>>>(
+          this.statements.extend(session.id, target, now, threshold, whileValid),
+        ),
       );
       if (rows.length) {
         session.expiresAt = target;
@@ -406,7 +419,8 @@ export class SessionsService<Data extends object = Record<string, any>>
     return this.statements.where(
       filters,
       now,
-      (token) => (isWellFormedToken(token, this.options.tokenLength, this.options.tokenPrefix) ? this.digestsOf(token) : []),
+      (token) =>
+        isWellFormedToken(token, this.options.tokenLength, this.options.tokenPrefix) ? this.digestsOf(token) : [],
       status,
       method,
     );

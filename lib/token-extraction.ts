@@ -51,7 +51,9 @@ function bearer(authorization: string | undefined): string | undefined {
 
 /** RFC 6265 allows a cookie value in double quotes; `cookie` keeps them, cookie-parser drops them: so do we. */
 function unquote(value: string | undefined): string | undefined {
-  return value !== undefined && value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
+  return value !== undefined && value.length >= 2 && value.startsWith('"') && value.endsWith('"')
+    ? value.slice(1, -1)
+    : value;
 }
 
 function parseCookieHeader(header: string | undefined): Record<string, string | undefined> {

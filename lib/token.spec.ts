@@ -19,9 +19,12 @@ describe('digest', () => {
     expect(JSON.parse(readFileSync(shared, 'utf8'))).toEqual(vectors);
   });
 
-  it.each(vectors.vectors)('reproduces the seed: $algorithm / $secret', ({ token, algorithm, secret, digest: expected }) => {
-    expect(digest(token, algorithm, secret)).toBe(expected);
-  });
+  it.each(vectors.vectors)(
+    'reproduces the seed: $algorithm / $secret',
+    ({ token, algorithm, secret, digest: expected }) => {
+      expect(digest(token, algorithm, secret)).toBe(expected);
+    },
+  );
 
   it.each(vectors.errors)('refuses: $why', ({ token, algorithm, secret }) => {
     expect(() => digest(token, algorithm, secret)).toThrow(TypeError);
@@ -52,7 +55,8 @@ describe('generateToken', () => {
 
   it('uses the whole alphabet (about evenly)', () => {
     const counts = new Map<string, number>();
-    for (const c of Array.from({ length: 200 }, () => generateToken(512)).join('')) counts.set(c, (counts.get(c) ?? 0) + 1);
+    for (const c of Array.from({ length: 200 }, () => generateToken(512)).join(''))
+      counts.set(c, (counts.get(c) ?? 0) + 1);
     expect(counts.size).toBe(64);
     const expected = (200 * 512) / 64;
     for (const n of counts.values()) expect(Math.abs(n - expected) / expected).toBeLessThan(0.2);

@@ -64,7 +64,9 @@ export function digest(token: string, algorithm: string | null = 'sha256', secre
   }
   if (algorithm === null || algorithm === undefined) {
     if (secret !== null && secret !== undefined) {
-      throw new TypeError('digest: a secret needs a hashing algorithm; refusing to store a peppered token in plaintext');
+      throw new TypeError(
+        'digest: a secret needs a hashing algorithm; refusing to store a peppered token in plaintext',
+      );
     }
     return token;
   }
@@ -88,7 +90,8 @@ export function isHashAlgorithm(algorithm: unknown): algorithm is string {
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
+  if (typeof value === 'string')
+    return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
   if (typeof value === 'object') return 'an object';
   return String(value);
 }

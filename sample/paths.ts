@@ -5,4 +5,5 @@ import { basename, dirname, join } from 'node:path';
  * `dist-sample/sample/` (`npm start`): templates, CSS and the data folder are
  * read from the source tree, so the build does not have to copy them.
  */
-export const SAMPLE_DIR = basename(dirname(__dirname)) === 'dist-sample' ? join(__dirname, '..', '..', 'sample') : __dirname;
+export const SAMPLE_DIR =
+  basename(dirname(__dirname)) === 'dist-sample' ? join(__dirname, '..', '..', 'sample') : __dirname;

@@ -11,7 +11,13 @@ import { createSampleApp } from '../sample/app.factory';
  */
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const ARTIFACTS = join(__dirname, 'artifacts');
 /** Set UPDATE_SCREENSHOTS=1 to refresh the README's picture as well. */
 const DOCS_SCREENSHOT = join(__dirname, '..', 'docs', 'account.png');
@@ -115,7 +121,11 @@ if (!present && !process.env.CI) {
     const key = (await a.locator('#new-key').textContent())!;
     const api = await request.newContext({ baseURL: base });
     const me = await (await api.get('/api/me', { headers: { 'X-Auth-Token': key } })).json();
-    expect(me).toMatchObject({ is_logged_in: true, user: { id: userId }, session: { kind: 'api_key', name: 'playwright' } });
+    expect(me).toMatchObject({
+      is_logged_in: true,
+      user: { id: userId },
+      session: { kind: 'api_key', name: 'playwright' },
+    });
     await a.reload();
     expect(await a.locator('#new-key').count()).toBe(0);
     expect(await a.locator('tr[data-key-id] .last-used').textContent()).toMatch(/UTC$/);
@@ -128,7 +138,9 @@ if (!present && !process.env.CI) {
     await a.goto(base + '/account');
     expect(path(a)).toBe('/');
     expect(await (await first.request.get(base + '/api/me')).json()).toEqual({ is_logged_in: false });
-    expect((await (await api.get('/api/me', { headers: { Authorization: `Bearer ${key}` } })).json()).is_logged_in).toBe(true);
+    expect(
+      (await (await api.get('/api/me', { headers: { Authorization: `Bearer ${key}` } })).json()).is_logged_in,
+    ).toBe(true);
 
     await api.dispose();
     await first.close();

@@ -20,11 +20,15 @@ describe(`500 concurrent operations on a few sessions (${onPglite() ? 'PGlite' :
 
   it('no deadlock, no lost data update, a deleted session never comes back, counts stay consistent', async () => {
     const sessions = t.sessions();
-    const created = await Promise.all(Array.from({ length: 5 }, (_, i) => sessions.create({ userId: 'c', data: { seed: i } })));
+    const created = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => sessions.create({ userId: 'c', data: { seed: i } })),
+    );
     const [k0, k1, k2, doomed, ending] = created;
     const keepers = [k0, k1, k2];
     const random = prng(42);
-    const merged = new Map<string, Record<string, number>>(keepers.map((k) => [k.session.id, { seed: keepers.indexOf(k) }]));
+    const merged = new Map<string, Record<string, number>>(
+      keepers.map((k) => [k.session.id, { seed: keepers.indexOf(k) }]),
+    );
     const ops: Array<() => Promise<unknown>> = [];
     for (let i = 0; i < 500; i++) {
       const r = random();
@@ -39,7 +43,9 @@ describe(`500 concurrent operations on a few sessions (${onPglite() ? 'PGlite' :
       } else ops.push(() => sessions.findOne({ id: target.session.id, status: 'all' }));
     }
     const outcomes = await Promise.allSettled(ops.map((op) => op()));
-    const errors = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => String(o.reason));
+    const errors = outcomes
+      .filter((o): o is PromiseRejectedResult => o.status === 'rejected')
+      .map((o) => String(o.reason));
     expect(errors).toEqual([]);
 
     // no lost update: every merged key is there, on every keeper

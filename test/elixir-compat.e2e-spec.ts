@@ -23,7 +23,11 @@ const ECTO_DDL = [
 ];
 
 /** Naive UTC wall time, as Ecto's `:utc_datetime` is sent to a `timestamp` column. */
-const naive = (date: Date) => date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
+const naive = (date: Date) =>
+  date
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, '');
 
 describe('tables made by the Elixir library', () => {
   let orm: MikroORM;
@@ -37,7 +41,12 @@ describe('tables made by the Elixir library', () => {
       imports: [
         MikroOrmModule.forRoot({
           ...ormOptions(undefined, {
-            pool: { min: 0, max: 1, afterCreate: (conn: any, done: any) => conn.query("SET TIME ZONE 'Asia/Kathmandu'", (e: Error) => done(e, conn)) } as never,
+            pool: {
+              min: 0,
+              max: 1,
+              afterCreate: (conn: any, done: any) =>
+                conn.query("SET TIME ZONE 'Asia/Kathmandu'", (e: Error) => done(e, conn)),
+            } as never,
           }),
           autoLoadEntities: true,
         }),
@@ -68,7 +77,15 @@ describe('tables made by the Elixir library', () => {
       orm,
       `INSERT INTO "sessions" ("id", "auth_token_digest", "data", "expires_at", "user_id", "inserted_at", "updated_at")
        VALUES (?, ?, ?::jsonb, ?::timestamp, ?, ?::timestamp, ?::timestamp)`,
-      [id, digest(token, 'sha256', secret), JSON.stringify({ device: 'phoenix' }), naive(expires), 'u-ecto', naive(now), naive(now)],
+      [
+        id,
+        digest(token, 'sha256', secret),
+        JSON.stringify({ device: 'phoenix' }),
+        naive(expires),
+        'u-ecto',
+        naive(now),
+        naive(now),
+      ],
     );
     const session = await sessions.authenticate(token);
     expect(session).toMatchObject({ id, userId: 'u-ecto', data: { device: 'phoenix' } });
@@ -99,7 +116,10 @@ describe('tables made by the Elixir library', () => {
     expect(new Date(row.expires_at + 'Z').getTime()).toBe(Math.round(session.expiresAt!.getTime() / 1000) * 1000);
     expect((await sessions.authenticate(token))?.id).toBe(session.id);
     // Sliding extension, expire and listing work on the legacy columns too.
-    await sql(orm, 'UPDATE "sessions" SET expires_at = ?::timestamp WHERE id = ?', [naive(new Date(Date.now() + 3600_000)), session.id]);
+    await sql(orm, 'UPDATE "sessions" SET expires_at = ?::timestamp WHERE id = ?', [
+      naive(new Date(Date.now() + 3600_000)),
+      session.id,
+    ]);
     expect((await sessions.authenticate(token))!.expiresAt!.getTime()).toBeGreaterThan(Date.now() + 6 * 86400_000);
     expect((await sessions.expire(session))!.isExpired).toBe(true);
     expect(await sessions.count({ userId: 'u-node', status: 'expired' })).toBe(1);

@@ -67,10 +67,22 @@ describe('events', () => {
     await sessions.delete(second.session);
     const third = await sessions.create({ userId: 'v' });
     await sessions.deleteAll({ userId: 'v' });
-    await sql(t.orm, 'UPDATE sessions SET expires_at = ? WHERE id = ?', [new Date(Date.now() - 1000).toISOString(), session.id]);
+    await sql(t.orm, 'UPDATE sessions SET expires_at = ? WHERE id = ?', [
+      new Date(Date.now() - 1000).toISOString(),
+      session.id,
+    ]);
     await sessions.prune();
 
-    expect(hooks.map(([name]) => name)).toEqual(['created', 'extended', 'expired', 'created', 'deleted', 'created', 'deleted', 'pruned']);
+    expect(hooks.map(([name]) => name)).toEqual([
+      'created',
+      'extended',
+      'expired',
+      'created',
+      'deleted',
+      'created',
+      'deleted',
+      'pruned',
+    ]);
     expect(hooks[0][1]).toMatchObject({ kind: 'default', session: { id: session.id, userId: 'u' } });
     expect(hooks[4][1]).toMatchObject({ kind: 'default', session: { id: second.session.id } });
     expect(hooks[6][1]).toMatchObject({ session: { id: third.session.id, userId: 'v' } });

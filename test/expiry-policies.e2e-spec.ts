@@ -5,10 +5,16 @@ const HOUR = 3600;
 const DAY = 24 * HOUR;
 
 async function expireIn(t: TestApp, table: string, id: string, seconds: number) {
-  await sql(t.orm, `UPDATE ${table} SET expires_at = ? WHERE id = ?`, [new Date(Date.now() + seconds * 1000).toISOString(), id]);
+  await sql(t.orm, `UPDATE ${table} SET expires_at = ? WHERE id = ?`, [
+    new Date(Date.now() + seconds * 1000).toISOString(),
+    id,
+  ]);
 }
 async function insertedAgo(t: TestApp, table: string, id: string, seconds: number) {
-  await sql(t.orm, `UPDATE ${table} SET inserted_at = ? WHERE id = ?`, [new Date(Date.now() - seconds * 1000).toISOString(), id]);
+  await sql(t.orm, `UPDATE ${table} SET inserted_at = ? WHERE id = ?`, [
+    new Date(Date.now() - seconds * 1000).toISOString(),
+    id,
+  ]);
 }
 
 describe('expiry policies', () => {
@@ -58,7 +64,9 @@ describe('expiry policies', () => {
     t.log.clear();
     expect((await s.authenticate(token))!.expiresAt!.getTime()).toBeLessThan(Date.now() + 120_000);
     expect(t.log.matching(/^update/i)).toHaveLength(0);
-    expect((await s.authenticate(token, { extend: true }))!.expiresAt!.getTime()).toBeGreaterThan(Date.now() + 3500_000);
+    expect((await s.authenticate(token, { extend: true }))!.expiresAt!.getTime()).toBeGreaterThan(
+      Date.now() + 3500_000,
+    );
     expect(t.log.matching(/^update/i)).toHaveLength(1);
   });
 
@@ -108,7 +116,11 @@ describe('expiry policies', () => {
     await sql(t.orm, 'INSERT INTO rotated SELECT * FROM peppered WHERE id = ?', [old.session.id]);
     const rotated = t.sessions('rotated');
     const fresh = await rotated.create({});
-    const [row] = await sql<{ auth_token_digest: string }>(t.orm, 'SELECT auth_token_digest FROM rotated WHERE id = ?', [fresh.session.id]);
+    const [row] = await sql<{ auth_token_digest: string }>(
+      t.orm,
+      'SELECT auth_token_digest FROM rotated WHERE id = ?',
+      [fresh.session.id],
+    );
     expect(row.auth_token_digest).toBe(rotated.digestsOf(fresh.token)[0]);
     t.log.clear();
     expect((await rotated.authenticate(old.token))?.id).toBe(old.session.id);
@@ -121,7 +133,9 @@ describe('expiry policies', () => {
   it('hashAlgorithm null stores the token as is (the seed allows it)', async () => {
     const s = t.sessions('plain');
     const { session, token } = await s.create({});
-    const [row] = await sql<{ auth_token_digest: string }>(t.orm, 'SELECT auth_token_digest FROM plain WHERE id = ?', [session.id]);
+    const [row] = await sql<{ auth_token_digest: string }>(t.orm, 'SELECT auth_token_digest FROM plain WHERE id = ?', [
+      session.id,
+    ]);
     expect(row.auth_token_digest).toBe(token);
     expect((await s.authenticate(token))?.id).toBe(session.id);
   });

@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { Client } from 'pg';
 import { Authenticated, CurrentSession, SessionsTimeoutError } from '../lib';
-import { createTestApp, type TestApp } from './support/app';
+import { createTestApp } from './support/app';
 import { onPglite } from './support/database';
 
 @Controller()
@@ -22,7 +22,10 @@ async function load(url: string, token: string, total: number, concurrency: numb
   const worker = async () => {
     while (sent < total) {
       sent++;
-      const status = await fetch(url, { headers: { 'x-auth-token': token } }).then((r) => r.status, () => 0);
+      const status = await fetch(url, { headers: { 'x-auth-token': token } }).then(
+        (r) => r.status,
+        () => 0,
+      );
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
     }
   };
@@ -49,7 +52,10 @@ async function load(url: string, token: string, total: number, concurrency: numb
   });
 
   const killAll = () =>
-    admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [database()]);
+    admin.query(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+      [database()],
+    );
 
   it('connections killed and the database away mid-load: 503 while away, never 500, full recovery, no unhandled rejection', async () => {
     const t = await createTestApp({ kinds: [{}], controllers: [MeController], listen: true });

@@ -16,10 +16,22 @@ class MeController {
 /** Header values as raw bytes: printable junk, control bytes, non-ASCII, oversized, crafted. */
 const headerBytes = fc.oneof(
   fc.string({ maxLength: 300 }),
-  fc.uint8Array({ minLength: 1, maxLength: 300 }).map((bytes) => Buffer.from(bytes.filter((b) => b !== 10 && b !== 13)).toString('latin1')),
+  fc
+    .uint8Array({ minLength: 1, maxLength: 300 })
+    .map((bytes) => Buffer.from(bytes.filter((b) => b !== 10 && b !== 13)).toString('latin1')),
   fc.string({ unit: 'grapheme', maxLength: 60 }).map((s) => Buffer.from(s, 'utf8').toString('latin1')),
   fc.string({ minLength: 2000, maxLength: 8000 }),
-  fc.constantFrom("' OR 1=1 --", '%E0%A4%A', '%%', '${jndi:ldap://x}', '{{7*7}}', '\u0000\u0001\u0002', 'Bearer', 'Bearer ', 'Basic dXNlcjpwYXNz'),
+  fc.constantFrom(
+    "' OR 1=1 --",
+    '%E0%A4%A',
+    '%%',
+    '${jndi:ldap://x}',
+    '{{7*7}}',
+    '\u0000\u0001\u0002',
+    'Bearer',
+    'Bearer ',
+    'Basic dXNlcjpwYXNz',
+  ),
 );
 
 describe.each(['express', 'fastify'] as const)('hostile headers and cookies (fast-check, %s)', (adapter) => {
@@ -37,7 +49,13 @@ describe.each(['express', 'fastify'] as const)('hostile headers and cookies (fas
   });
 
   it('never a 5xx, never a match, no query for a token that cannot be ours', async () => {
-    const where = fc.constantFrom('x-auth-token: ', 'Authorization: Bearer ', 'Authorization: ', 'Cookie: auth_token=', 'Cookie: a=1; auth_token=');
+    const where = fc.constantFrom(
+      'x-auth-token: ',
+      'Authorization: Bearer ',
+      'Authorization: ',
+      'Cookie: auth_token=',
+      'Cookie: a=1; auth_token=',
+    );
     await fc.assert(
       fc.asyncProperty(where, headerBytes, async (prefix, value) => {
         cases++;
@@ -54,7 +72,14 @@ describe.each(['express', 'fastify'] as const)('hostile headers and cookies (fas
   it('near misses and doubled tokens in every source never match', async () => {
     const nearMiss = fc.oneof(
       fc.nat({ max: 63 }).map((i) => token.slice(0, i) + (token[i] === 'A' ? 'B' : 'A') + token.slice(i + 1)),
-      fc.constantFrom(`${token}${token}`, `${token},${token}`, `${token} ${token}`, `"${token}`, `${token}%00`, token.toUpperCase()),
+      fc.constantFrom(
+        `${token}${token}`,
+        `${token},${token}`,
+        `${token} ${token}`,
+        `"${token}`,
+        `${token}%00`,
+        token.toUpperCase(),
+      ),
     );
     // fetch, not a raw socket: these reach the database, and a half-closed socket would not wait for the answer.
     const source = fc.constantFrom(

@@ -23,7 +23,7 @@ const CRAFTED = [
   'undefined',
   '[object Object]',
   'A'.repeat(8192),
-  '=' .repeat(64),
+  '='.repeat(64),
   '+/'.repeat(32),
 ];
 
@@ -31,11 +31,22 @@ const CRAFTED = [
 const nearMisses = (token: string): fc.Arbitrary<string> =>
   fc.oneof(
     fc.nat({ max: token.length - 1 }).chain((i) =>
-      fc.constantFrom(...'ABCabc012_-'.split('')).filter((c) => c !== token[i]).map((c) => token.slice(0, i) + c + token.slice(i + 1)),
+      fc
+        .constantFrom(...'ABCabc012_-'.split(''))
+        .filter((c) => c !== token[i])
+        .map((c) => token.slice(0, i) + c + token.slice(i + 1)),
     ),
     fc.nat({ max: token.length - 1 }).map((n) => token.slice(0, n)),
     fc.string({ minLength: 1, maxLength: 8 }).map((extra) => token + extra),
-    fc.constantFrom(token + token, `${token}, ${token}`, ` ${token}`, `${token} `, token.toUpperCase(), token.toLowerCase(), encodeURIComponent(token + '=')),
+    fc.constantFrom(
+      token + token,
+      `${token}, ${token}`,
+      ` ${token}`,
+      `${token} `,
+      token.toUpperCase(),
+      token.toLowerCase(),
+      encodeURIComponent(token + '='),
+    ),
   );
 
 describe('hostile input (fast-check)', () => {
@@ -76,12 +87,15 @@ describe('hostile input (fast-check)', () => {
 
   it('well-formed near misses are looked up once and never match', async () => {
     await fc.assert(
-      fc.asyncProperty(nearMisses(token).filter((s) => s !== token && s.length === 64 && /^[A-Za-z0-9_-]+$/.test(s)), async (value) => {
-        runs++;
-        t.log.clear();
-        expect(await sessions.authenticate(value)).toBeNull();
-        expect(t.log.statements).toHaveLength(1);
-      }),
+      fc.asyncProperty(
+        nearMisses(token).filter((s) => s !== token && s.length === 64 && /^[A-Za-z0-9_-]+$/.test(s)),
+        async (value) => {
+          runs++;
+          t.log.clear();
+          expect(await sessions.authenticate(value)).toBeNull();
+          expect(t.log.statements).toHaveLength(1);
+        },
+      ),
       { numRuns: 300 },
     );
     expect(await sessions.authenticate(token)).not.toBeNull();
@@ -123,7 +137,13 @@ describe('hostile input (fast-check)', () => {
           (n) => n,
           (error: unknown) => error,
         );
-        const noFilter = value === undefined || (typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date) && Object.keys(value).length === 0);
+        const noFilter =
+          value === undefined ||
+          (typeof value === 'object' &&
+            value !== null &&
+            !Array.isArray(value) &&
+            !(value instanceof Date) &&
+            Object.keys(value).length === 0);
         if (noFilter) expect(counted).toBe(1);
         else expect(counted).toBeInstanceOf(TypeError);
         // as an id to act on

@@ -116,7 +116,11 @@ describe.each<Adapter>(['express', 'fastify'])('setCookie and clearCookie on %s'
     expect(cookie.name).toBe('__Host-auth_token');
     expect(cookie.value).toMatch(/^[A-Za-z0-9_-]{64}$/);
     expect(cookie.attrs).toEqual({ 'max-age': '7200', path: '/', httponly: true, secure: true, samesite: 'Lax' });
-    expect(parseSetCookie(res.setCookies[1])).toMatchObject({ name: '__Host-auth_token', maxAge: 7200, sameSite: 'lax' });
+    expect(parseSetCookie(res.setCookies[1])).toMatchObject({
+      name: '__Host-auth_token',
+      maxAge: 7200,
+      sameSite: 'lax',
+    });
   });
 
   it('the cookie it sets authenticates the next request', async () => {
@@ -155,7 +159,12 @@ describe.each<Adapter>(['express', 'fastify'])('setCookie and clearCookie on %s'
   it('honours the cookie options: no Secure for local http, domain, path, SameSite, 400 days when ttl is null', async () => {
     const set = attributes((await post('/local/login')).setCookies[0]);
     expect(set.name).toBe('auth_token');
-    expect(set.attrs).toEqual({ 'max-age': String(400 * 86_400), domain: 'example.test', path: '/local', samesite: 'Strict' });
+    expect(set.attrs).toEqual({
+      'max-age': String(400 * 86_400),
+      domain: 'example.test',
+      path: '/local',
+      samesite: 'Strict',
+    });
     const me = await call(`${t.url}/local/me`, { headers: { cookie: `auth_token=${set.value}` } });
     expect(me.json).toEqual({ userId: 'bob' });
     const cleared = attributes((await post('/local/logout')).setCookies[0]);

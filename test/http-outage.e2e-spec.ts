@@ -37,12 +37,18 @@ class MeController {
 const consoleLines: string[] = [];
 beforeAll(() => {
   for (const method of ['log', 'warn', 'error'] as const) {
-    jest.spyOn(console, method).mockImplementation((...args: unknown[]) => void consoleLines.push(args.map(String).join(' ')));
+    jest
+      .spyOn(console, method)
+      .mockImplementation((...args: unknown[]) => void consoleLines.push(args.map(String).join(' ')));
   }
 });
 afterAll(() => jest.restoreAllMocks());
 
-const UNAVAILABLE = { statusCode: 503, error: 'Service Unavailable', message: 'Sessions are unavailable; try again shortly' };
+const UNAVAILABLE = {
+  statusCode: 503,
+  error: 'Service Unavailable',
+  message: 'Sessions are unavailable; try again shortly',
+};
 
 /**
  * While the database is away: 503 (not 401, which would log users out, and not
@@ -74,7 +80,9 @@ async function expectOutageHandled(
 
   await comeBack();
   expect((await me()).json).toEqual({ userId: 'alice' });
-  expect((await call(`${t.url}/maybe`, { headers: { authorization: `Bearer ${token}` } })).json).toEqual({ userId: 'alice' });
+  expect((await call(`${t.url}/maybe`, { headers: { authorization: `Bearer ${token}` } })).json).toEqual({
+    userId: 'alice',
+  });
 
   const failures = logger.lines.filter((line) => line.includes('Session lookup for kind "default" failed'));
   expect(failures.length).toBeGreaterThanOrEqual(4);
@@ -137,7 +145,10 @@ describe.each<Adapter>(['express', 'fastify'])('the database unreachable mid-run
           clientUrl: proxy.url,
           pool: { min: 0, max: 1 },
           // How long a user waits before the 503 is the ORM's business: pg's client-side timeouts here.
-          driverOptions: { acquireConnectionTimeout: 1000, connection: { query_timeout: 500, connectionTimeoutMillis: 500 } },
+          driverOptions: {
+            acquireConnectionTimeout: 1000,
+            connection: { query_timeout: 500, connectionTimeoutMillis: 500 },
+          },
         },
       });
       t.app.useLogger(logger);

@@ -77,7 +77,8 @@ describe.each<Adapter>(['express', 'fastify'])('@Authenticated() over HTTP on %s
   const expectRefused = (res: HttpResult | { status: number; json: any; headers: any }, challenge: string) => {
     expect(res.status).toBe(401);
     expect(res.json).toEqual({ statusCode: 401, message: 'Unauthorized' });
-    const header = res.headers instanceof Headers ? res.headers.get('www-authenticate') : res.headers['www-authenticate'];
+    const header =
+      res.headers instanceof Headers ? res.headers.get('www-authenticate') : res.headers['www-authenticate'];
     expect(header).toBe(challenge);
   };
 
@@ -86,10 +87,17 @@ describe.each<Adapter>(['express', 'fastify'])('@Authenticated() over HTTP on %s
       adapter,
       listen: true,
       controllers: [AccountController, KeysController, MixedController],
-      kinds: [{}, { name: 'apiKeys', ttl: null, tokenFrom: [{ type: 'header', name: 'x-api-key' }, { type: 'bearer' }] }],
+      kinds: [
+        {},
+        { name: 'apiKeys', ttl: null, tokenFrom: [{ type: 'header', name: 'x-api-key' }, { type: 'bearer' }] },
+      ],
     });
     t.app.useLogger(logger);
-    for (const [who, userId] of [['a', 'alice'], ['b', 'bob'], ['c', 'carol']] as const) {
+    for (const [who, userId] of [
+      ['a', 'alice'],
+      ['b', 'bob'],
+      ['c', 'carol'],
+    ] as const) {
       const { session, token } = await t.sessions().create({ userId });
       tokens[who] = token;
       ids[who] = session.id;
@@ -138,7 +146,9 @@ describe.each<Adapter>(['express', 'fastify'])('@Authenticated() over HTTP on %s
     it('prefers the header to bearer and cookie, and bearer to cookie', async () => {
       const all = { 'x-auth-token': tokens.a, authorization: `Bearer ${tokens.b}`, cookie: `auth_token=${tokens.c}` };
       expect((await get('/me', all)).json).toMatchObject({ id: ids.a });
-      expect((await get('/me', { authorization: all.authorization, cookie: all.cookie })).json).toMatchObject({ id: ids.b });
+      expect((await get('/me', { authorization: all.authorization, cookie: all.cookie })).json).toMatchObject({
+        id: ids.b,
+      });
     });
 
     it('does not fall back to a later source when the first one is bad', async () => {
@@ -149,11 +159,19 @@ describe.each<Adapter>(['express', 'fastify'])('@Authenticated() over HTTP on %s
 
     it('passes over credentials of another scheme (Basic) to the cookie', async () => {
       const basic = `Basic ${Buffer.from('alice:secret').toString('base64')}`;
-      expect((await get('/me', { authorization: basic, cookie: `auth_token=${tokens.c}` })).json).toMatchObject({ id: ids.c });
+      expect((await get('/me', { authorization: basic, cookie: `auth_token=${tokens.c}` })).json).toMatchObject({
+        id: ids.c,
+      });
     });
 
     it('refuses two x-auth-token headers rather than pick one', async () => {
-      expectRefused(await get('/me', [['x-auth-token', tokens.a], ['x-auth-token', tokens.b]]), INVALID);
+      expectRefused(
+        await get('/me', [
+          ['x-auth-token', tokens.a],
+          ['x-auth-token', tokens.b],
+        ]),
+        INVALID,
+      );
     });
   });
 
@@ -164,7 +182,13 @@ describe.each<Adapter>(['express', 'fastify'])('@Authenticated() over HTTP on %s
     });
 
     it('malformed tokens: invalid_token before any statement', async () => {
-      for (const token of ['abc', `${tokens.a.slice(0, 63)}!`, tokens.a.slice(1), `${tokens.a}x`, `${'x'.repeat(63)}=`]) {
+      for (const token of [
+        'abc',
+        `${tokens.a.slice(0, 63)}!`,
+        tokens.a.slice(1),
+        `${tokens.a}x`,
+        `${'x'.repeat(63)}=`,
+      ]) {
         expectRefused(await get('/me', { 'x-auth-token': token }), INVALID);
       }
       expect(t.log.statements).toHaveLength(0);
@@ -213,7 +237,9 @@ describe.each<Adapter>(['express', 'fastify'])('@Authenticated() over HTTP on %s
     it('a cookie with bad percent-encoding: refused as a token, harmless beside a good one', async () => {
       expectRefused(await get('/me', { cookie: 'auth_token=%E0%A4%A' }), INVALID);
       expectRefused(await get('/me', { cookie: `auth_token=${tokens.a.slice(0, 60)}%ZZ%` }), INVALID);
-      expect((await get('/me', { cookie: `broken=%E0%A4%A; auth_token=${tokens.a}` })).json).toMatchObject({ id: ids.a });
+      expect((await get('/me', { cookie: `broken=%E0%A4%A; auth_token=${tokens.a}` })).json).toMatchObject({
+        id: ids.a,
+      });
     });
 
     it('Bearer with nothing after it: invalid_token (a token was announced)', async () => {
@@ -222,7 +248,10 @@ describe.each<Adapter>(['express', 'fastify'])('@Authenticated() over HTTP on %s
     });
 
     it('Basic credentials alone: Bearer without an error code (not our scheme)', async () => {
-      expectRefused(await get('/me', { authorization: `Basic ${Buffer.from('alice:secret').toString('base64')}` }), 'Bearer');
+      expectRefused(
+        await get('/me', { authorization: `Basic ${Buffer.from('alice:secret').toString('base64')}` }),
+        'Bearer',
+      );
     });
   });
 

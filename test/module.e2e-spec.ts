@@ -46,11 +46,14 @@ async function bootAsync(sessionsModule: ReturnType<typeof EctoSessionsModule.fo
 describe('EctoSessionsModule', () => {
   it.each([
     ['useFactory', { useFactory: async () => ({ ttl: '2h', secret: 'from-config' }) }],
-    ['useFactory with imports and inject', {
-      imports: [ConfigModule],
-      inject: [SessionsConfig],
-      useFactory: (config: SessionsConfig) => config.createSessionsOptions(),
-    }],
+    [
+      'useFactory with imports and inject',
+      {
+        imports: [ConfigModule],
+        inject: [SessionsConfig],
+        useFactory: (config: SessionsConfig) => config.createSessionsOptions(),
+      },
+    ],
     ['useClass', { useClass: SessionsConfig }],
     ['useExisting', { imports: [ConfigModule], useExisting: SessionsConfig }],
   ])('forRootAsync with %s', async (_, asyncOptions) => {
@@ -136,7 +139,9 @@ describe('EctoSessionsModule', () => {
 
   it('many apps in one process register the entity once', async () => {
     for (let i = 0; i < 3; i++) {
-      const t = await createTestApp({ kinds: [{ columns: i === 1 ? { userId: { type: 'string' }, tenant: {} } : undefined }] });
+      const t = await createTestApp({
+        kinds: [{ columns: i === 1 ? { userId: { type: 'string' }, tenant: {} } : undefined }],
+      });
       const names = Object.values(t.orm.getMetadata().getAll()).map((meta) => meta.className);
       expect(names.filter((n) => n === 'Session')).toHaveLength(1);
       await t.close();

@@ -12,7 +12,13 @@ async function insertExpired(t: TestApp, n: number, userId = 'pruned') {
     `INSERT INTO sessions (id, auth_token_digest, data, expires_at, inserted_at, updated_at, user_id)
      SELECT gen_random_uuid(), md5(random()::text || g::text), '{}', ?, ?, ?, ?
      FROM generate_series(1, ?) g`,
-    [new Date(Date.now() - 3600_000).toISOString(), new Date(Date.now() - 7200_000).toISOString(), new Date().toISOString(), userId, n],
+    [
+      new Date(Date.now() - 3600_000).toISOString(),
+      new Date(Date.now() - 7200_000).toISOString(),
+      new Date().toISOString(),
+      userId,
+      n,
+    ],
   );
 }
 
@@ -44,7 +50,10 @@ describe('pruning', () => {
       const sessions = app.sessions();
       await insertExpired(t, 3); // expired 1 h ago: inside the grace
       const { session } = await sessions.create({ userId: 'old' });
-      await sql(t.orm, 'UPDATE sessions SET expires_at = ? WHERE id = ?', [new Date(Date.now() - 3 * 3600_000).toISOString(), session.id]);
+      await sql(t.orm, 'UPDATE sessions SET expires_at = ? WHERE id = ?', [
+        new Date(Date.now() - 3 * 3600_000).toISOString(),
+        session.id,
+      ]);
       expect(await sessions.prune()).toBe(1);
       expect(await sessions.count({ status: 'expired' })).toBe(3);
     } finally {
@@ -63,7 +72,10 @@ describe('pruning', () => {
     let failed = 0;
     while (pruned === null) {
       const results = await Promise.all(live.map(({ token }) => sessions.authenticate(token)));
-      for (const r of results) r ? authenticated++ : failed++;
+      for (const r of results) {
+        if (r) authenticated++;
+        else failed++;
+      }
     }
     await pruning;
     expect(pruned).toBe(200_000);
@@ -73,7 +85,7 @@ describe('pruning', () => {
     expect(await sessions.count({ status: 'all' })).toBe(5);
   });
 
-  it('logs each cycle through Nest\'s Logger and reports onPruned', async () => {
+  it("logs each cycle through Nest's Logger and reports onPruned", async () => {
     const events: SessionsPrunedEvent[] = [];
     const app = await createTestApp({ kinds: [{ onPruned: (e) => void events.push(e) }], recreate: false });
     try {
@@ -87,7 +99,10 @@ describe('pruning', () => {
 
   it('the timer prunes by itself, never keeps the process alive, and stops on shutdown', async () => {
     const events: SessionsPrunedEvent[] = [];
-    const app = await createTestApp({ kinds: [{ pruneInterval: 0.05, onPruned: (e) => void events.push(e) }], recreate: false });
+    const app = await createTestApp({
+      kinds: [{ pruneInterval: 0.05, onPruned: (e) => void events.push(e) }],
+      recreate: false,
+    });
     const timer = (app.sessions() as unknown as { pruneTimer: NodeJS.Timeout }).pruneTimer;
     expect(timer.hasRef()).toBe(false);
     await insertExpired(t, 4);
@@ -110,7 +125,7 @@ describe('pruning', () => {
     });
     afterAll(() => admin.end());
 
-    it('an instance skips its cycle while another holds the table\'s lock', async () => {
+    it("an instance skips its cycle while another holds the table's lock", async () => {
       const other = await createTestApp({ kinds: [{}], recreate: false });
       try {
         await insertExpired(t, 10);
@@ -133,12 +148,16 @@ describe('pruning', () => {
       const seen: number[] = [];
       const apps = await Promise.all(
         [0, 1].map(() =>
-          createTestApp({ kinds: [{ pruneInterval: 0.02, pruneBatchSize: 500, onPruned: (e) => void seen.push(e.count) }], recreate: false }),
+          createTestApp({
+            kinds: [{ pruneInterval: 0.02, pruneBatchSize: 500, onPruned: (e) => void seen.push(e.count) }],
+            recreate: false,
+          }),
         ),
       );
       try {
         await insertExpired(t, 5_000);
-        for (let i = 0; i < 400 && seen.reduce((a, b) => a + b, 0) < 5_000; i++) await new Promise((r) => setTimeout(r, 25));
+        for (let i = 0; i < 400 && seen.reduce((a, b) => a + b, 0) < 5_000; i++)
+          await new Promise((r) => setTimeout(r, 25));
         expect(seen.reduce((a, b) => a + b, 0)).toBe(5_000);
         expect(await t.sessions().count({ status: 'all' })).toBe(0);
       } finally {

@@ -43,7 +43,10 @@ describe('README', () => {
       });
       const problems = ts
         .getPreEmitDiagnostics(program)
-        .map((d) => `${d.file ? d.file.fileName.replace(dir, '') : ''}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+        .map(
+          (d) =>
+            `${d.file ? d.file.fileName.replace(dir, '') : ''}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`,
+        );
       expect(problems).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });

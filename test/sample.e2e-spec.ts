@@ -24,7 +24,11 @@ class Client {
     readonly userAgent = 'sample-e2e',
   ) {}
 
-  async request(method: string, path: string, options: { form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Reply> {
+  async request(
+    method: string,
+    path: string,
+    options: { form?: Record<string, string>; headers?: Record<string, string> } = {},
+  ): Promise<Reply> {
     const headers: Record<string, string> = { 'user-agent': this.userAgent, ...options.headers };
     const cookie = [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
     if (cookie) headers.cookie = cookie;
@@ -44,7 +48,13 @@ class Client {
       else this.cookies.set(name, value);
     }
     const body = await res.text();
-    return { status: res.status, location: res.headers.get('location'), setCookies, body, json: () => JSON.parse(body) };
+    return {
+      status: res.status,
+      location: res.headers.get('location'),
+      setCookies,
+      body,
+      json: () => JSON.parse(body),
+    };
   }
 
   get(path: string, headers?: Record<string, string>): Promise<Reply> {
@@ -66,12 +76,14 @@ class Client {
 
 /** The ids of the session rows of an account page, and the one marked current. */
 function sessionRows(html: string): { id: string; current: boolean; expired: boolean; row: string }[] {
-  return [...html.matchAll(/<tr data-session-id="([^"]+)" class="([^"]*)">([\s\S]*?)<\/tr>/g)].map(([, id, cls, row]) => ({
-    id,
-    current: cls.includes('current'),
-    expired: cls.includes('expired'),
-    row,
-  }));
+  return [...html.matchAll(/<tr data-session-id="([^"]+)" class="([^"]*)">([\s\S]*?)<\/tr>/g)].map(
+    ([, id, cls, row]) => ({
+      id,
+      current: cls.includes('current'),
+      expired: cls.includes('expired'),
+      row,
+    }),
+  );
 }
 
 function flashOf(html: string): string | undefined {
@@ -129,7 +141,12 @@ describe('sample app (HTTP)', () => {
     const login = await client.post('/login', { user_id: userId });
     expect(login.location).toBe('/account');
     const page = await client.follow(login);
-    return { client, token: client.cookies.get('auth_token')!, sessionId: sessionRows(page.body).find((r) => r.current)!.id, page };
+    return {
+      client,
+      token: client.cookies.get('auth_token')!,
+      sessionId: sessionRows(page.body).find((r) => r.current)!.id,
+      page,
+    };
   }
 
   it('creates its tables on start (the schema is updated, never dropped)', async () => {
@@ -145,7 +162,9 @@ describe('sample app (HTTP)', () => {
         .get(MikroORM)
         .em.getConnection()
         .execute(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`);
-      expect(tables.map((t: { table_name: string }) => t.table_name)).toEqual(expect.arrayContaining(['api_keys', 'sessions', 'users']));
+      expect(tables.map((t: { table_name: string }) => t.table_name)).toEqual(
+        expect.arrayContaining(['api_keys', 'sessions', 'users']),
+      );
     } finally {
       await other.close();
     }
@@ -235,19 +254,20 @@ describe('sample app (HTTP)', () => {
       expect(flashOf(second.page.body)).toContain('logged in');
     });
 
-    it.each([['an unknown id', '00000000-0000-4000-8000-000000000000'], ['not a uuid', 'nope'], ['nothing', '']])(
-      'log-in with %s goes home with an error and no session',
-      async (_what, userId) => {
-        const client = new Client(base);
-        const login = await client.post('/login', { user_id: userId });
-        expect(login.location).toBe('/');
-        expect(login.setCookies.some((c) => c.startsWith('auth_token='))).toBe(false);
-        const home = await client.follow(login);
-        expect(flashOf(home.body)).toMatch(/Unknown user id/);
-        expect(flashOf((await client.get('/')).body)).toBeUndefined();
-        expect(await sql('SELECT id FROM sessions')).toEqual([]);
-      },
-    );
+    it.each([
+      ['an unknown id', '00000000-0000-4000-8000-000000000000'],
+      ['not a uuid', 'nope'],
+      ['nothing', ''],
+    ])('log-in with %s goes home with an error and no session', async (_what, userId) => {
+      const client = new Client(base);
+      const login = await client.post('/login', { user_id: userId });
+      expect(login.location).toBe('/');
+      expect(login.setCookies.some((c) => c.startsWith('auth_token='))).toBe(false);
+      const home = await client.follow(login);
+      expect(flashOf(home.body)).toMatch(/Unknown user id/);
+      expect(flashOf((await client.get('/')).body)).toBeUndefined();
+      expect(await sql('SELECT id FROM sessions')).toEqual([]);
+    });
   });
 
   describe('account', () => {
@@ -312,19 +332,25 @@ describe('sample app (HTTP)', () => {
       expect(reply.location).toBe('/');
       expect(a.client.cookies.has('auth_token')).toBe(false);
       const again = await logIn(a.userId);
-      expect(sessionRows(again.page.body).find((r) => r.id === a.sessionId)).toMatchObject({ expired: true, current: false });
+      expect(sessionRows(again.page.body).find((r) => r.id === a.sessionId)).toMatchObject({
+        expired: true,
+        current: false,
+      });
     });
 
-    it.each(['/account/sign-out', 'per-row delete of the current session'])('%s deletes the current session and goes home', async (how) => {
-      const a = await signUp();
-      const b = await logIn(a.userId);
-      const path = how.startsWith('/') ? how : `/account/sessions/${a.sessionId}/delete`;
-      const reply = await a.client.post(path);
-      expect(reply.location).toBe('/');
-      expect(a.client.cookies.has('auth_token')).toBe(false);
-      expect(flashOf((await a.client.follow(reply)).body)).toMatch(/signed out/);
-      expect((await sql('SELECT id FROM sessions')).map((r: { id: string }) => r.id)).toEqual([b.sessionId]);
-    });
+    it.each(['/account/sign-out', 'per-row delete of the current session'])(
+      '%s deletes the current session and goes home',
+      async (how) => {
+        const a = await signUp();
+        const b = await logIn(a.userId);
+        const path = how.startsWith('/') ? how : `/account/sessions/${a.sessionId}/delete`;
+        const reply = await a.client.post(path);
+        expect(reply.location).toBe('/');
+        expect(a.client.cookies.has('auth_token')).toBe(false);
+        expect(flashOf((await a.client.follow(reply)).body)).toMatch(/signed out/);
+        expect((await sql('SELECT id FROM sessions')).map((r: { id: string }) => r.id)).toEqual([b.sessionId]);
+      },
+    );
 
     it('signs out of all other devices', async () => {
       const a = await signUp();
@@ -402,13 +428,23 @@ describe('sample app (HTTP)', () => {
       const a = await signUp();
       await a.client.post('/api-keys', { name: 'k' });
       const [{ id: keyId }] = await sql('SELECT id FROM api_keys');
-      const before = JSON.stringify(await sql('SELECT * FROM sessions ORDER BY id')) + JSON.stringify(await sql('SELECT * FROM api_keys'));
+      const before =
+        JSON.stringify(await sql('SELECT * FROM sessions ORDER BY id')) +
+        JSON.stringify(await sql('SELECT * FROM api_keys'));
       const users = (await sql('SELECT id FROM users')).length;
-      return { a, keyId, before, users, path: (route: string) => route.replace(':id', a.sessionId).replace(':key', keyId) };
+      return {
+        a,
+        keyId,
+        before,
+        users,
+        path: (route: string) => route.replace(':id', a.sessionId).replace(':key', keyId),
+      };
     }
 
     async function unchanged(f: Awaited<ReturnType<typeof fixture>>) {
-      const after = JSON.stringify(await sql('SELECT * FROM sessions ORDER BY id')) + JSON.stringify(await sql('SELECT * FROM api_keys'));
+      const after =
+        JSON.stringify(await sql('SELECT * FROM sessions ORDER BY id')) +
+        JSON.stringify(await sql('SELECT * FROM api_keys'));
       expect(after).toBe(f.before);
       expect(await sql('SELECT id FROM users')).toHaveLength(f.users);
     }
@@ -424,7 +460,9 @@ describe('sample app (HTTP)', () => {
     it.each(routes)('POST %s with a wrong _csrf is refused', async (route) => {
       const f = await fixture();
       const wrong = 'A'.repeat(43);
-      const reply = await f.a.client.request('POST', f.path(route), { form: { _csrf: wrong, user_id: f.a.userId, name: 'x' } });
+      const reply = await f.a.client.request('POST', f.path(route), {
+        form: { _csrf: wrong, user_id: f.a.userId, name: 'x' },
+      });
       expect(reply.status).toBe(403);
       await unchanged(f);
     });
@@ -477,7 +515,9 @@ describe('sample app (HTTP)', () => {
         user: { id: a.userId },
         session: { kind: 'api_key', name: 'deploy <script>', expires_at: null },
       });
-      expect((await new Client(base).get('/api/me', { authorization: `Bearer ${key}` })).json().is_logged_in).toBe(true);
+      expect((await new Client(base).get('/api/me', { authorization: `Bearer ${key}` })).json().is_logged_in).toBe(
+        true,
+      );
       expect(/class="last-used">([^<]+)</.exec((await a.client.get('/api-keys')).body)![1]).toMatch(/UTC$/);
     });
 
@@ -510,7 +550,7 @@ describe('sample app (HTTP)', () => {
       expect((await new Client(base).get('/api/me', { 'x-auth-token': key })).json()).toEqual({ is_logged_in: false });
     });
 
-    it("another user neither sees nor revokes my key (404)", async () => {
+    it('another user neither sees nor revokes my key (404)', async () => {
       const me = await signUp();
       await me.client.post('/api-keys', { name: 'mine' });
       const [{ id }] = await sql('SELECT id FROM api_keys');
@@ -539,7 +579,8 @@ describe('sample app (HTTP)', () => {
       await a.client.post('/api-keys', { name: 'k' });
       const page = await new Client(base).get('/stats');
       expect(page.status).toBe(200);
-      const numbers = (cls: string) => [...page.body.matchAll(new RegExp(`class="${cls}">(\\d+)<`, 'g'))].map((m) => Number(m[1]));
+      const numbers = (cls: string) =>
+        [...page.body.matchAll(new RegExp(`class="${cls}">(\\d+)<`, 'g'))].map((m) => Number(m[1]));
       expect(numbers('total')).toEqual([3, 1]);
       expect(numbers('active')).toEqual([2, 1]);
       expect(numbers('expired')).toEqual([1, 0]);
@@ -577,7 +618,9 @@ describe('sample app (HTTP)', () => {
       const a = await signUp();
       await a.client.post(`/account/sessions/${a.sessionId}/expire`);
       for (const token of [a.token, 'x'.repeat(64), 'short', '']) {
-        expect((await new Client(base).get('/api/me', { 'x-auth-token': token })).json()).toEqual({ is_logged_in: false });
+        expect((await new Client(base).get('/api/me', { 'x-auth-token': token })).json()).toEqual({
+          is_logged_in: false,
+        });
       }
     });
   });

@@ -8,10 +8,16 @@ import { ormOptions, sql } from './support/database';
 describe('creating the table', () => {
   const entities = [
     sessionEntity(resolveSessionsOptions({ tableName: 'schema_sessions' })),
-    sessionEntity(resolveSessionsOptions({ name: 'apiKeys', tableName: 'schema_api_keys', columns: { userId: {}, projectId: { type: 'uuid', index: true, nullable: false } } })),
+    sessionEntity(
+      resolveSessionsOptions({
+        name: 'apiKeys',
+        tableName: 'schema_api_keys',
+        columns: { userId: {}, projectId: { type: 'uuid', index: true, nullable: false } },
+      }),
+    ),
   ];
 
-  it('MikroORM\'s schema generator makes the table, the unique digest index and the user_id and expires_at indexes', async () => {
+  it("MikroORM's schema generator makes the table, the unique digest index and the user_id and expires_at indexes", async () => {
     const orm = await MikroORM.init({ ...ormOptions(), entities });
     try {
       const ddl = await orm.schema.getCreateSchemaSQL({ wrap: false });
@@ -20,7 +26,9 @@ describe('creating the table', () => {
           `"data" jsonb not null default '{}', "expires_at" timestamptz null, "inserted_at" timestamptz not null, ` +
           '"updated_at" timestamptz not null, "user_id" varchar(255) null, constraint "schema_sessions_pkey" primary key ("id"));',
       );
-      expect(ddl).toContain('alter table "schema_sessions" add constraint "schema_sessions_auth_token_digest_index" unique ("auth_token_digest");');
+      expect(ddl).toContain(
+        'alter table "schema_sessions" add constraint "schema_sessions_auth_token_digest_index" unique ("auth_token_digest");',
+      );
       expect(ddl).toContain('create index "schema_sessions_user_id_index" on "schema_sessions" ("user_id");');
       expect(ddl).toContain('create index "schema_sessions_expires_at_index" on "schema_sessions" ("expires_at");');
       expect(ddl).toContain('"project_id" uuid not null');
@@ -50,7 +58,10 @@ describe('creating the table', () => {
       expect(code).toMatch(/create table \\?"schema_sessions\\?"/);
       expect(code).toContain('schema_sessions_auth_token_digest_index');
       await migrator.up();
-      const tables = await sql<{ n: string }>(orm, "SELECT count(*) AS n FROM pg_tables WHERE tablename = 'schema_sessions'");
+      const tables = await sql<{ n: string }>(
+        orm,
+        "SELECT count(*) AS n FROM pg_tables WHERE tablename = 'schema_sessions'",
+      );
       expect(Number(tables[0].n)).toBe(1);
       expect(await orm.schema.getUpdateSchemaSQL({ wrap: false })).toBe('');
     } finally {

@@ -14,7 +14,8 @@ import { sql } from './support/database';
 /** Every line Nest logs, at every level. */
 class CapturingLogger implements LoggerService {
   readonly lines: string[] = [];
-  private push = (...args: unknown[]) => void this.lines.push(args.map((a) => (a instanceof Error ? `${a.message}\n${a.stack}` : String(a))).join(' '));
+  private push = (...args: unknown[]) =>
+    void this.lines.push(args.map((a) => (a instanceof Error ? `${a.message}\n${a.stack}` : String(a))).join(' '));
   log = this.push;
   error = this.push;
   warn = this.push;
@@ -96,7 +97,11 @@ describe('secrets stay secret', () => {
 
   it('a full run: login, use, list, expire, revoke, bad tokens, database errors', async () => {
     const login = async (userId: string) => {
-      const { response } = await request('/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId }) });
+      const { response } = await request('/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ userId }),
+      });
       const token = /auth_token=([^;]+)/.exec(response.headers.get('set-cookie')!)![1];
       tokens.push(token);
       return token;
@@ -125,7 +130,11 @@ describe('secrets stay secret', () => {
   });
 
   it('no log line, error body, event or JSON serialization contains a token or a digest', () => {
-    const secrets = tokens.flatMap((token) => [token, ...t.sessions().digestsOf(token), ...t.sessions('broken').digestsOf(token)]);
+    const secrets = tokens.flatMap((token) => [
+      token,
+      ...t.sessions().digestsOf(token),
+      ...t.sessions('broken').digestsOf(token),
+    ]);
     expect(secrets.length).toBeGreaterThanOrEqual(4);
     expect(events.length).toBeGreaterThanOrEqual(4);
     expect(logger.lines.some((l) => /lookup .* failed/.test(l))).toBe(true); // the 503 was logged

@@ -14,7 +14,10 @@ async function setTimes(t: TestApp, id: string, times: { expiresIn?: number | nu
     await sql(t.orm, 'UPDATE sessions SET expires_at = ? WHERE id = ?', [value, id]);
   }
   if (times.insertedAgo !== undefined) {
-    await sql(t.orm, 'UPDATE sessions SET inserted_at = ? WHERE id = ?', [new Date(now - times.insertedAgo * 1000).toISOString(), id]);
+    await sql(t.orm, 'UPDATE sessions SET inserted_at = ? WHERE id = ?', [
+      new Date(now - times.insertedAgo * 1000).toISOString(),
+      id,
+    ]);
   }
 }
 
@@ -109,8 +112,12 @@ describe('SessionsService', () => {
       expect(updates[0]).toMatch(/set "expires_at" = .*, "updated_at" = .* where "id" = .* and "expires_at" < /i);
       expect(updates[0]).not.toMatch(/"data"/);
       expect(t.log.statements).toHaveLength(2);
-      const [row] = await sql<{ expires_at: string }>(t.orm, 'SELECT expires_at FROM sessions WHERE id = ?', [session.id]);
-      expect(new Date(row.expires_at.replace(' ', 'T').replace(/\+00$/, 'Z')).getTime()).toBe(found!.expiresAt!.getTime());
+      const [row] = await sql<{ expires_at: string }>(t.orm, 'SELECT expires_at FROM sessions WHERE id = ?', [
+        session.id,
+      ]);
+      expect(new Date(row.expires_at.replace(' ', 'T').replace(/\+00$/, 'Z')).getTime()).toBe(
+        found!.expiresAt!.getTime(),
+      );
     });
 
     it('edges: just inside the threshold does not extend; just outside does', async () => {
@@ -202,7 +209,9 @@ describe('SessionsService', () => {
       }
       const newestFirst = [...ids].reverse();
       expect((await sessions.list({ userId: 'u' })).map((s) => s.id)).toEqual(newestFirst);
-      expect((await sessions.list({ userId: 'u' }, { limit: 2, offset: 1 })).map((s) => s.id)).toEqual(newestFirst.slice(1, 3));
+      expect((await sessions.list({ userId: 'u' }, { limit: 2, offset: 1 })).map((s) => s.id)).toEqual(
+        newestFirst.slice(1, 3),
+      );
       expect((await sessions.list({ userId: 'u' }, { orderBy: { insertedAt: 'asc' } })).map((s) => s.id)).toEqual(ids);
     });
 
@@ -217,7 +226,9 @@ describe('SessionsService', () => {
       await expect(sessions.list(null as never)).rejects.toThrow(/filters must be a plain object/);
       await expect(sessions.list({}, { limit: 0 })).rejects.toThrow(/limit/);
       await expect(sessions.list({}, { orderBy: { nope: 'asc' } })).rejects.toThrow(/unknown property/);
-      await expect(sessions.list({}, { orderBy: { insertedAt: 'sideways' as never } })).rejects.toThrow(/"asc" or "desc"/);
+      await expect(sessions.list({}, { orderBy: { insertedAt: 'sideways' as never } })).rejects.toThrow(
+        /"asc" or "desc"/,
+      );
       await expect(sessions.findOne({ token: 42 as never })).rejects.toThrow(/filter "token" must be a string/);
     });
 

@@ -19,5 +19,9 @@ import { openApiSecurity } from './openapi';
  * @Authenticated({ optional: true })        // anonymous allowed, bad tokens still refused
  */
 export function Authenticated(options: AuthenticatedOptions = {}): ClassDecorator & MethodDecorator {
-  return applyDecorators(SetMetadata(AUTHENTICATED_KEY, options), UseGuards(AuthenticatedGuard), ...openApiSecurity(options));
+  return applyDecorators(
+    SetMetadata(AUTHENTICATED_KEY, options),
+    UseGuards(AuthenticatedGuard),
+    ...openApiSecurity(options),
+  );
 }

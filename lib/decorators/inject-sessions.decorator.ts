@@ -7,5 +7,4 @@ import { getSessionsToken } from '../sessions.tokens';
  * @example
  * constructor(@InjectSessions('apiKeys') private readonly apiKeys: SessionsService) {}
  */
-export const InjectSessions = (name?: string): ParameterDecorator & PropertyDecorator =>
-  Inject(getSessionsToken(name));
+export const InjectSessions = (name?: string): ParameterDecorator & PropertyDecorator => Inject(getSessionsToken(name));

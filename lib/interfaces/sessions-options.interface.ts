@@ -22,10 +22,7 @@ export interface ColumnOptions {
 }
 
 /** One place the guard looks for a token. */
-export type TokenSource =
-  | { type: 'header'; name: string }
-  | { type: 'bearer' }
-  | { type: 'cookie'; name: string };
+export type TokenSource = { type: 'header'; name: string } | { type: 'bearer' } | { type: 'cookie'; name: string };
 
 /** Attributes `setCookie` gives the token cookie. */
 export interface SessionCookieOptions {

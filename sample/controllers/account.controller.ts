@@ -1,4 +1,15 @@
-import { Controller, Get, NotFoundException, Param, Post, Render, Req, Res, UnauthorizedException, UseFilters } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  NotFoundException,
+  Param,
+  Post,
+  Render,
+  Req,
+  Res,
+  UnauthorizedException,
+  UseFilters,
+} from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { Authenticated, CurrentSession, extractToken, type Session, SessionsService } from 'nestjs-ecto-sessions';
 import { UsersService } from '../users/users.service';
@@ -22,7 +33,11 @@ export class AccountController {
 
   @Get()
   @Render('account')
-  async show(@CurrentSession() current: Session<ClientInfo>, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+  async show(
+    @CurrentSession() current: Session<ClientInfo>,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     const user = await this.users.findById(userIdOf(current));
     if (!user) throw new UnauthorizedException();
     const sessions = await this.sessions.list({ userId: user.id, status: 'all' });
@@ -61,7 +76,10 @@ export class AccountController {
     const session = await this.own(current, id);
     await this.sessions.expire(session);
     if (session.id === current.id) {
-      return this.leave(res, 'Your session was expired. Its row stays, listed as expired, until it is pruned or deleted.');
+      return this.leave(
+        res,
+        'Your session was expired. Its row stays, listed as expired, until it is pruned or deleted.',
+      );
     }
     setFlash(res, { type: 'info', message: 'The session was expired: its row stays, but it no longer authenticates.' });
     redirect(res, '/account');

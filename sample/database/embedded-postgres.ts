@@ -11,7 +11,9 @@ export interface EmbeddedPostgres {
  * pglite-socket, so the real `@mikro-orm/postgresql` driver talks to it over TCP.
  * `dataDir` keeps the data on disk; without it, it lives in memory.
  */
-export async function startEmbeddedPostgres(options: { dataDir?: string; port?: number } = {}): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(
+  options: { dataDir?: string; port?: number } = {},
+): Promise<EmbeddedPostgres> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
   const db: PGlite = await PGlite.create(options.dataDir);

@@ -35,7 +35,10 @@ function parseFlash(raw: string): Flash | undefined {
     const value = JSON.parse(raw);
     if ((value?.type === 'info' || value?.type === 'error') && typeof value.message === 'string') {
       const key = value.apiKey;
-      const apiKey = typeof key?.name === 'string' && typeof key?.token === 'string' ? { name: key.name, token: key.token } : undefined;
+      const apiKey =
+        typeof key?.name === 'string' && typeof key?.token === 'string'
+          ? { name: key.name, token: key.token }
+          : undefined;
       return { type: value.type, message: value.message, revealToken: value.revealToken === true, apiKey };
     }
   } catch {

@@ -24,7 +24,10 @@ export class PageExceptionFilter implements ExceptionFilter {
       setFlash(
         res,
         hadSession
-          ? { type: 'error', message: 'Your session has ended: it expired, or was signed out from another device. Log in again.' }
+          ? {
+              type: 'error',
+              message: 'Your session has ended: it expired, or was signed out from another device. Log in again.',
+            }
           : { type: 'info', message: 'Sign up or log in first.' },
       );
       return redirect(res, '/');

@@ -40,6 +40,10 @@ export async function recreateTables(orm: MikroORM): Promise<void> {
 }
 
 /** Runs raw SQL on the test database. */
-export async function sql<T = Record<string, unknown>>(orm: MikroORM, query: string, params: unknown[] = []): Promise<T[]> {
+export async function sql<T = Record<string, unknown>>(
+  orm: MikroORM,
+  query: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   return orm.em.getConnection().execute(query, params, 'all');
 }

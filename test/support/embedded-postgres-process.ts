@@ -15,7 +15,9 @@ export interface EmbeddedPostgresProcess {
  */
 export function spawnEmbeddedPostgres(options: { dataDir: string; port?: number }): Promise<EmbeddedPostgresProcess> {
   const script = join(__dirname, 'embedded-postgres-process.js');
-  const child = spawn(process.execPath, [script, options.dataDir, String(options.port ?? 0)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [script, options.dataDir, String(options.port ?? 0)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {
     let out = '';

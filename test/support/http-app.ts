@@ -23,7 +23,11 @@ export async function createHttpTestApp(options: HttpTestAppOptions = {}): Promi
   const log = new QueryLog();
   const moduleRef = await Test.createTestingModule({
     imports: [
-      MikroOrmModule.forRoot({ ...ormOptions(log), autoLoadEntities: true, ...options.orm } as MikroOrmModuleSyncOptions),
+      MikroOrmModule.forRoot({
+        ...ormOptions(log),
+        autoLoadEntities: true,
+        ...options.orm,
+      } as MikroOrmModuleSyncOptions),
       ...(options.kinds ?? [{}]).map((kind) => EctoSessionsModule.forRoot(kind)),
       ...(options.imports ?? []),
     ],

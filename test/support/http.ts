@@ -110,7 +110,11 @@ export class CapturingLogger implements LoggerService {
   }
   private keep(level: string, args: unknown[]): void {
     const text = args.map((arg) =>
-      arg instanceof Error ? `${arg.name}: ${arg.message}\n${arg.stack}` : typeof arg === 'string' ? arg : JSON.stringify(arg),
+      arg instanceof Error
+        ? `${arg.name}: ${arg.message}\n${arg.stack}`
+        : typeof arg === 'string'
+          ? arg
+          : JSON.stringify(arg),
     );
     this.lines.push(`${level} ${text.join(' ')}`);
   }
