@@ -1,17 +1,8 @@
 import { Client } from 'pg';
-import { Controller, Get } from '@nestjs/common';
-import { Authenticated, CurrentSession, type Session, type SessionsService } from '../lib';
+import type { Session, SessionsService } from '../lib';
 import { onPglite } from './support/database';
+import { MeController } from './support/me.controller';
 import { createTestApp, type TestApp } from './support/app';
-
-@Controller()
-class MeController {
-  @Authenticated()
-  @Get('me')
-  me(@CurrentSession() session: Session) {
-    return { id: session.id, data: session.data };
-  }
-}
 
 const until = async (condition: () => boolean, what: string) => {
   for (let i = 0; i < 400; i++) {

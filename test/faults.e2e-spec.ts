@@ -1,17 +1,8 @@
-import { Controller, Get } from '@nestjs/common';
 import { Client } from 'pg';
-import { Authenticated, CurrentSession, SessionsTimeoutError } from '../lib';
+import { SessionsTimeoutError } from '../lib';
+import { MeController } from './support/me.controller';
 import { createTestApp } from './support/app';
 import { onPglite } from './support/database';
-
-@Controller()
-class MeController {
-  @Authenticated()
-  @Get('me')
-  me(@CurrentSession('id') id: string) {
-    return { id };
-  }
-}
 
 const database = () => new URL(process.env.DATABASE_URL!).pathname.slice(1);
 

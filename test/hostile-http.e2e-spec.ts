@@ -1,17 +1,7 @@
-import { Controller, Get } from '@nestjs/common';
 import fc from 'fast-check';
-import { Authenticated, CurrentSession } from '../lib';
+import { MeController } from './support/me.controller';
 import { createTestApp, type TestApp } from './support/app';
 import { rawRequest } from './support/http';
-
-@Controller()
-class MeController {
-  @Authenticated()
-  @Get('me')
-  me(@CurrentSession('id') id: string) {
-    return { id };
-  }
-}
 
 /** Header values as raw bytes: printable junk, control bytes, non-ASCII, oversized, crafted. */
 const headerBytes = fc.oneof(

@@ -1,6 +1,6 @@
 import type { INestApplication, LoggerService, Type } from '@nestjs/common';
 import { MikroORM } from '@mikro-orm/core';
-import { MikroOrmModule } from '@mikro-orm/nestjs';
+import { MikroOrmModule, type MikroOrmModuleSyncOptions } from '@mikro-orm/nestjs';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { EctoSessionsModule, type EctoSessionsOptions, getSessionsToken, SessionsService } from '../../lib';
@@ -29,6 +29,10 @@ export interface TestAppOptions {
   recreate?: boolean;
   /** Where Nest's logs go. @default none */
   logger?: LoggerService;
+  /** Runs before `app.init()`: register Express middleware or Fastify plugins here. */
+  configure?(app: INestApplication): unknown;
+  /** MikroORM options over the test database's (e.g. another `clientUrl`). */
+  orm?: Partial<MikroOrmModuleSyncOptions>;
 }
 
 /** Boots a Nest app with MikroORM on the test database and the given session kinds. */
@@ -37,7 +41,11 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   const kinds = options.kinds ?? [{}];
   const moduleRef = await Test.createTestingModule({
     imports: [
-      MikroOrmModule.forRoot({ ...ormOptions(log), autoLoadEntities: true }),
+      MikroOrmModule.forRoot({
+        ...ormOptions(log),
+        autoLoadEntities: true,
+        ...options.orm,
+      } as MikroOrmModuleSyncOptions),
       ...kinds.map((kind) => EctoSessionsModule.forRoot(kind)),
       ...(options.imports ?? []),
     ],
@@ -48,6 +56,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     options.adapter === 'fastify'
       ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: options.logger ?? false })
       : moduleRef.createNestApplication({ logger: options.logger ?? false });
+  await options.configure?.(app);
   await app.init();
   if (options.adapter === 'fastify') await (app.getHttpAdapter().getInstance() as { ready(): Promise<void> }).ready();
   const orm = app.get(MikroORM);
