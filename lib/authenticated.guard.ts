@@ -56,6 +56,7 @@ export function getCurrentSession(context: ExecutionContext): Session | undefine
 export class AuthenticatedGuard implements CanActivate {
   protected readonly logger = new Logger('EctoSessions');
   private readonly services = new Map<string, SessionsService>();
+  private readonly optionsCache = new WeakMap<object, WeakMap<object, AuthenticatedOptions | null>>();
 
   constructor(
     protected readonly reflector: Reflector,
@@ -63,7 +64,7 @@ export class AuthenticatedGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const options = this.getOptions(context);
+    const options = this.optionsOf(context);
     if (options === null) return true;
     const name = options.name ?? DEFAULT_KIND;
     const request = this.getRequest(context);
@@ -90,6 +91,18 @@ export class AuthenticatedGuard implements CanActivate {
     const carrier = context.getType() === 'http' ? undefined : carrierOf(context);
     if (typeof carrier === 'object' && carrier !== null) CURRENT_SESSIONS.set(carrier, session);
     return true;
+  }
+
+  /** `getOptions` once per controller and handler: metadata does not change after start-up. */
+  private optionsOf(context: ExecutionContext): AuthenticatedOptions | null {
+    const handler = context.getHandler();
+    const controller = context.getClass();
+    if (!handler || !controller) return this.getOptions(context);
+    let byHandler = this.optionsCache.get(controller);
+    if (!byHandler) this.optionsCache.set(controller, (byHandler = new WeakMap()));
+    let options = byHandler.get(handler);
+    if (options === undefined) byHandler.set(handler, (options = this.getOptions(context)));
+    return options;
   }
 
   /**

@@ -12,6 +12,7 @@ import type {
 import { appendSetCookie, clearedSessionCookie, type ResponseLike, sessionCookie } from './cookies';
 import type { ResolvedSessionsOptions } from './interfaces/sessions-options.interface';
 import { CacheInvalidationListener, CACHE_CHANNEL, type InvalidationMessage } from './cache-invalidation';
+import { DirectQuery } from './direct-query';
 import { SessionCache } from './session-cache';
 import { SessionEvents } from './session-events';
 import { Session, sessionEntity } from './session.entity';
@@ -46,6 +47,7 @@ export class SessionsService<Data extends object = Record<string, any>>
   private pruning: Promise<number | null> | undefined;
   private readonly cache: SessionCache | undefined;
   private readonly listener: CacheInvalidationListener | undefined;
+  private readonly direct: DirectQuery | undefined;
 
   constructor(
     /** The kind's options, defaults applied. */
@@ -56,6 +58,7 @@ export class SessionsService<Data extends object = Record<string, any>>
     this.entity = sessionEntity(options);
     this.statements = new SessionStatements(options, this.entity.meta.class as typeof Session);
     this.events = new SessionEvents(options);
+    this.direct = DirectQuery.of(orm);
     if (options.cache) {
       const cache = new SessionCache(options.cache);
       this.cache = cache;
@@ -144,7 +147,7 @@ export class SessionsService<Data extends object = Record<string, any>>
         return extend ? this.extendIfStale(session, now, this.options.extendThreshold) : session;
       }
     }
-    const rows = await this.bounded(this.run<Record<string, unknown>[]>(this.statements.lookup(digests, now)));
+    const rows = await this.bounded(this.runHot(this.statements.lookup(digests, now)));
     if (rows.length === 0) return null;
     this.cache?.set(digests[0], rows[0]);
     const session = this.statements.toSession(rows[0]) as Session<Data>;
@@ -387,9 +390,7 @@ export class SessionsService<Data extends object = Record<string, any>>
     this.recentExtensions.set(session.id, target.getTime());
     try {
       const rows = await this.bounded(
-        this.run<Array<Record<string, unknown>>>(
-          this.statements.extend(session.id, target, now, threshold, whileValid),
-        ),
+        this.runHot(this.statements.extend(session.id, target, now, threshold, whileValid)),
       );
       if (rows.length) {
         session.expiresAt = target;
@@ -461,6 +462,13 @@ export class SessionsService<Data extends object = Record<string, any>>
     });
     statement.catch(() => undefined); // once abandoned, its failure is nobody's to handle
     return Promise.race([statement, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  /** The guard's statements: straight to a pooled connection when possible (see `DirectQuery`). */
+  private runHot(statement: Statement): Promise<Record<string, unknown>[]> {
+    const em = this.orm.em.getContext(false);
+    if (this.direct && !em.getTransactionContext()) return this.direct.rows(statement.sql, statement.params);
+    return this.run(statement);
   }
 
   /**
