@@ -1,0 +1,96 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { profileFile, profileWhile } from './profile';
+import { type BenchResults, describeMachine, ratiosOf, renderMarkdown } from './report';
+import { check, measure, medians, runRounds } from './rounds';
+import { mainScenarios, SCENARIOS } from './scenarios';
+import { createExpressSessionTable, createLibraryTable, seedExpressSession, seedLibrary } from './seed';
+import type { BenchSettings } from './settings';
+import { cacheServing, openStack } from './stack';
+
+/**
+ * The main run (issue 6, part 1): seeds both stores, measures the five
+ * scenarios in alternating rounds, profiles the guarded route, and writes
+ * latest.json and latest.md to `settings.outDir`.
+ */
+export async function runBench(
+  settings: BenchSettings,
+  log: (line: string) => void = console.log,
+): Promise<BenchResults> {
+  const stack = await openStack(settings, log, true);
+  try {
+    const { admin, library, cached, expressSession, load } = stack;
+    log(
+      `Seeding ${settings.sessions.toLocaleString('en')} sessions per store on ${stack.database.version.split(' on ')[0]}`,
+    );
+    await createLibraryTable(library);
+    const tokens = await seedLibrary(admin, library.sessions, {
+      total: settings.sessions,
+      tokens: settings.tokens,
+      log,
+    });
+    await createExpressSessionTable(admin);
+    const cookies = await seedExpressSession(admin, expressSession!.url, {
+      total: settings.sessions,
+      tokens: settings.tokens,
+      log,
+    });
+    await cacheServing(stack, stack.database.embedded ? 2_000 : 10_000);
+
+    const scenarios = mainScenarios(
+      { library: library.url, cached: cached.url, expressSession: expressSession!.url },
+      tokens,
+      cookies,
+    );
+    log(
+      `Measuring: ${settings.rounds} rounds x ${SCENARIOS.length} scenarios x ${settings.duration} s, ${settings.connections} connections, pools of ${stack.poolSize}`,
+    );
+    const rounds = await runRounds(load, scenarios, { ...settings, log });
+
+    let profile: BenchResults['profile'] = null;
+    if (settings.profile > 0) {
+      mkdirSync(settings.outDir, { recursive: true });
+      // The floor too, so the difference says what the library adds to the same lookup.
+      const profiled = {} as NonNullable<BenchResults['profile']>;
+      for (const name of ['floor', 'authenticated'] as const) {
+        const scenario = scenarios.find((s) => s.name === name)!;
+        log(`Profiling the ${name} route for ${settings.profile} s`);
+        profiled[name] = await profileWhile(
+          async () =>
+            check(
+              scenario,
+              await measure(load, scenario, { connections: settings.connections, duration: settings.profile }),
+            ),
+          profileFile(settings.outDir, name),
+          settings.profile,
+        );
+      }
+      profile = profiled;
+    }
+
+    const perScenario = Object.fromEntries(
+      scenarios.map((s) => [
+        s.name,
+        { description: s.description, median: medians(rounds.get(s.name)!), rounds: rounds.get(s.name)! },
+      ]),
+    ) as BenchResults['scenarios'];
+    const { databaseUrl: _url, outDir: _out, ...recorded } = settings;
+    const results: BenchResults = {
+      date: new Date().toISOString(),
+      machine: describeMachine(stack.database.version, stack.database.embedded),
+      settings: { ...recorded, poolSizeUsed: stack.poolSize },
+      scenarios: perScenario,
+      ratios: ratiosOf(perScenario),
+      profile,
+      warnings: stack.warnings,
+    };
+    mkdirSync(settings.outDir, { recursive: true });
+    writeFileSync(join(settings.outDir, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
+    const markdown = renderMarkdown(results);
+    writeFileSync(join(settings.outDir, 'latest.md'), markdown);
+    log('\n' + markdown);
+    return results;
+  } finally {
+    await stack.close();
+  }
+}

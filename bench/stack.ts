@@ -1,0 +1,78 @@
+import { Pool } from 'pg';
+import { type BenchDatabase, openBenchDatabase } from './database';
+import { EXPRESS_SESSION_TABLE, type ExpressSessionApp, startExpressSessionApp } from './express-session-app';
+import { BENCH_TABLE, type LibraryApp, startLibraryApp } from './library-app';
+import { LoadGenerator } from './load-generator';
+import { countQueries } from './query-counter';
+import type { BenchSettings } from './settings';
+
+/** Everything a run needs up: the database, the apps in this process, the load generator in its own. */
+export interface Stack {
+  database: BenchDatabase;
+  /** Pool size actually used: PGlite serves one connection at a time. */
+  poolSize: number;
+  library: LibraryApp;
+  cached: LibraryApp;
+  expressSession: ExpressSessionApp | undefined;
+  /** For seeding and housekeeping; not used by any scenario. */
+  admin: Pool;
+  load: LoadGenerator;
+  warnings: string[];
+  close(): Promise<void>;
+}
+
+export const CACHE = { ttl: '30s', max: 200_000 };
+
+export async function openStack(
+  settings: BenchSettings,
+  log: (line: string) => void,
+  withExpressSession: boolean,
+): Promise<Stack> {
+  countQueries();
+  const warnings: string[] = [];
+  const database = await openBenchDatabase(settings.databaseUrl, log);
+  if (database.embedded) {
+    warnings.push('Embedded PGlite, not PostgreSQL: these figures are not comparable with a real server.');
+  }
+  const poolSize = database.embedded ? 1 : settings.poolSize;
+  const closers: Array<() => Promise<unknown>> = [() => database.close()];
+  const close = async () => {
+    for (const closer of closers.reverse()) await closer().catch((error) => log(`close: ${(error as Error).message}`));
+  };
+  try {
+    const admin = new Pool({ connectionString: database.url, max: 1 });
+    closers.push(() => admin.end());
+    // Last thing before the pool ends: a run leaves no table behind (the smoke test may run on a test database).
+    closers.push(() => admin.query(`DROP TABLE IF EXISTS "${BENCH_TABLE}", "${EXPRESS_SESSION_TABLE}"`));
+    const library = await startLibraryApp({ databaseUrl: database.url, poolSize });
+    closers.push(() => library.close());
+    const cached = await startLibraryApp({ databaseUrl: database.url, poolSize, cache: CACHE });
+    closers.push(() => cached.close());
+    const expressSession = withExpressSession
+      ? await startExpressSessionApp({ databaseUrl: database.url, poolSize })
+      : undefined;
+    if (expressSession) closers.push(() => expressSession.close());
+    const load = new LoadGenerator();
+    closers.push(() => load.close());
+    await load.start();
+    return { database, poolSize, library, cached, expressSession, admin, load, warnings, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/**
+ * Waits until the cache serves: it is bypassed until its LISTEN connection is
+ * up, and a bypassed cache would be measured as an uncached route.
+ */
+export async function cacheServing(stack: Stack, timeoutMs = 10_000): Promise<boolean> {
+  const status = () => (stack.cached.sessions as { cacheStatus?: { serving: boolean } }).cacheStatus;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (status()?.serving) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  stack.warnings.push('The cache never reported serving (cacheStatus.serving): "cached" ran uncached.');
+  return false;
+}
