@@ -1,11 +1,11 @@
 import { LRUCache } from 'lru-cache';
-
-type Row = Record<string, unknown>;
+import type { Session } from './session.entity';
 
 interface Entry {
-  id: string;
-  /** The row with `data` kept as JSON text, so no caller can mutate what the next one gets. */
-  row: Row;
+  /** The session as read, never handed out itself: each hit gets a copy. */
+  session: Session;
+  /** `data` as JSON text, parsed afresh for each copy, so no caller can change what the next one gets. */
+  data: string;
 }
 
 /**
@@ -26,7 +26,7 @@ export class SessionCache {
       ttl: options.ttl * 1000,
       ttlAutopurge: false,
       dispose: (entry, key) => {
-        if (this.keysById.get(entry.id) === key) this.keysById.delete(entry.id);
+        if (this.keysById.get(entry.session.id) === key) this.keysById.delete(entry.session.id);
       },
     });
   }
@@ -45,28 +45,42 @@ export class SessionCache {
     return this.lru.size;
   }
 
-  /** A fresh copy of the cached row, or `undefined`. */
-  get(digest: string): Row | undefined {
+  /** A copy of the cached session, or `undefined`: already parsed, so a hit costs a copy, not a parse. */
+  get(digest: string): Session | undefined {
     if (!this.usable) return undefined;
     const entry = this.lru.get(digest);
     if (!entry) return undefined;
-    return { ...entry.row, data: JSON.parse(entry.row.data as string) };
+    const copy = Object.create(Object.getPrototypeOf(entry.session)) as Session;
+    for (const key of Object.keys(entry.session)) {
+      const value = entry.session[key];
+      copy[key] = value instanceof Date ? new Date(value.getTime()) : value;
+    }
+    copy.data = JSON.parse(entry.data);
+    Object.defineProperty(copy, 'authTokenDigest', {
+      value: entry.session.authTokenDigest,
+      enumerable: false,
+      writable: true,
+      configurable: true,
+    });
+    return copy;
   }
 
-  set(digest: string, row: Row): void {
+  set(digest: string, session: Session): void {
     if (!this.usable) return;
-    const id = row.id as string;
-    const previous = this.keysById.get(id);
+    const previous = this.keysById.get(session.id);
     if (previous !== undefined && previous !== digest) this.lru.delete(previous);
-    this.lru.set(digest, { id, row: { ...row, data: JSON.stringify(row.data ?? {}) } });
-    this.keysById.set(id, digest);
+    this.lru.set(digest, { session, data: JSON.stringify(session.data ?? {}) });
+    this.keysById.set(session.id, digest);
   }
 
   /** Records a newer expiry written by this process. */
-  patch(id: string, fields: Row): void {
+  patch(id: string, expiresAt: Date, updatedAt: Date): void {
     const key = this.keysById.get(id);
     const entry = key === undefined ? undefined : this.lru.get(key);
-    if (entry) entry.row = { ...entry.row, ...fields };
+    if (entry) {
+      entry.session.expiresAt = new Date(expiresAt.getTime());
+      entry.session.updatedAt = new Date(updatedAt.getTime());
+    }
   }
 
   invalidate(ids: Iterable<string>): void {

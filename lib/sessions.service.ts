@@ -16,7 +16,7 @@ import { DirectQuery } from './direct-query';
 import { SessionCache } from './session-cache';
 import { SessionEvents } from './session-events';
 import { Session, sessionEntity } from './session.entity';
-import { isPlainObject, isUuid, iso, type Statement, SessionStatements, type Where } from './session.statements';
+import { isPlainObject, isUuid, type Statement, SessionStatements, type Where } from './session.statements';
 import { describe, digest, generateToken, isWellFormedToken } from './token';
 
 /** Bound on the memo of recent extensions (see `extendIfStale`). */
@@ -139,18 +139,15 @@ export class SessionsService<Data extends object = Record<string, any>>
     const now = new Date();
     const digests = this.digestsOf(token);
     const extend = options?.extend ?? this.options.extendOnUse;
-    const cached = this.cache?.get(digests[0]);
-    if (cached) {
-      const session = this.statements.toSession(cached) as Session<Data>;
-      // An entry past its expiry may have been extended elsewhere: ask the database.
-      if (this.isValidAt(session, now)) {
-        return extend ? this.extendIfStale(session, now, this.options.extendThreshold) : session;
-      }
+    const cached = this.cache?.get(digests[0]) as Session<Data> | undefined;
+    // An entry past its expiry may have been extended elsewhere: ask the database.
+    if (cached && this.isValidAt(cached, now)) {
+      return extend ? this.extendIfStale(cached, now, this.options.extendThreshold) : cached;
     }
     const rows = await this.bounded(this.runHot(this.statements.lookup(digests, now)));
     if (rows.length === 0) return null;
-    this.cache?.set(digests[0], rows[0]);
     const session = this.statements.toSession(rows[0]) as Session<Data>;
+    if (this.cache) this.cache.set(digests[0], this.statements.toSession(rows[0]));
     return extend ? this.extendIfStale(session, now, this.options.extendThreshold) : session;
   }
 
@@ -395,7 +392,7 @@ export class SessionsService<Data extends object = Record<string, any>>
       if (rows.length) {
         session.expiresAt = target;
         session.updatedAt = now;
-        this.cache?.patch(session.id, { expires_at: iso(target), updated_at: iso(now) });
+        this.cache?.patch(session.id, target, now);
         this.events.emit('extended', { kind: this.name, session });
       } else {
         this.cache?.invalidate([session.id]); // moved or deleted elsewhere: read it afresh next time
