@@ -1,8 +1,5 @@
 import type { EntitySchema } from '@mikro-orm/core';
-
-interface EntitiesStorage {
-  getEntities(contextName?: string): Iterable<unknown>;
-}
+import { loadEntitiesStorage } from './orm-compat';
 
 /**
  * Registers a kind's entity for `autoLoadEntities` of `@mikro-orm/nestjs`, when
@@ -26,14 +23,8 @@ export function registerEntity(entity: EntitySchema, contextName?: string): void
 }
 
 function forgetSameName(entity: EntitySchema, contextName = 'default'): void {
-  let storage: (EntitiesStorage & { storage?: Map<string, Set<unknown>> }) | undefined;
-  try {
-    // Not part of the package's index; best effort, as its storage has no removal API.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    storage = require('@mikro-orm/nestjs/mikro-orm.entities.storage').MikroOrmEntitiesStorage;
-  } catch {
-    return;
-  }
+  // Not part of the package's index (on 7 not even importable by name); best effort, as it has no removal API.
+  const storage = loadEntitiesStorage();
   const set = storage?.storage?.get(contextName);
   for (const other of set ?? []) {
     if (other !== entity && (other as EntitySchema).meta?.className === entity.meta.className) set!.delete(other);

@@ -3,6 +3,7 @@ import { MikroORM } from '@mikro-orm/core';
 import { ModuleRef } from '@nestjs/core';
 import { AuthenticatedGuard } from './authenticated.guard';
 import { registerEntity } from './entities-storage';
+import { assertInstalledOrmSupported } from './orm-compat';
 import type { EctoSessionsOptions, ResolvedSessionsOptions } from './interfaces/sessions-options.interface';
 import { sessionEntity } from './session.entity';
 import { DEFAULT_KIND } from './sessions.constants';
@@ -69,6 +70,7 @@ export class EctoSessionsModule extends ConfigurableSessionsModule {
     resolve: (raw: EctoSessionsOptions) => ResolvedSessionsOptions,
   ): DynamicModule {
     const { name } = shapeFrom;
+    assertInstalledOrmSupported(); // an unsupported or mixed MikroORM install fails here, naming the supported versions
     registerEntity(sessionEntity(shapeFrom));
     const optionsToken = getSessionsOptionsToken(name);
     const serviceToken = getSessionsToken(name);
