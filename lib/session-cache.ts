@@ -56,12 +56,7 @@ export class SessionCache {
       copy[key] = value instanceof Date ? new Date(value.getTime()) : value;
     }
     copy.data = JSON.parse(entry.data);
-    Object.defineProperty(copy, 'authTokenDigest', {
-      value: entry.session.authTokenDigest,
-      enumerable: false,
-      writable: true,
-      configurable: true,
-    });
+    copy.authTokenDigest = entry.session.authTokenDigest;
     return copy;
   }
 

@@ -1,5 +1,4 @@
 import { resolveSessionsOptions } from './sessions-options';
-import { sessionEntity, Session } from './session.entity';
 import { isUuid, parseTimestamp, SessionStatements } from './session.statements';
 
 describe('parseTimestamp', () => {
@@ -25,7 +24,7 @@ describe('parseTimestamp', () => {
 
 describe('SessionStatements', () => {
   const options = resolveSessionsOptions({ schema: 'auth', tableName: 'we"ird' });
-  const statements = new SessionStatements(options, sessionEntity(options).meta.class as typeof Session);
+  const statements = new SessionStatements(options);
 
   it('quotes the schema and table', () => {
     expect(statements.table).toBe('"auth"."we""ird"');

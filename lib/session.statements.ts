@@ -47,10 +47,7 @@ export class SessionStatements {
   private readonly returning: string;
   readonly selectByDigest: string[];
 
-  constructor(
-    private readonly options: ResolvedSessionsOptions,
-    private readonly entityClass: typeof Session,
-  ) {
+  constructor(private readonly options: ResolvedSessionsOptions) {
     this.table = (options.schema ? `${quote(options.schema)}.` : '') + quote(options.tableName);
     const builtIn: Array<[string, string, ColumnType, boolean]> = [
       ['id', 'id', 'uuid', false],
@@ -288,21 +285,19 @@ export class SessionStatements {
     return { sql: clauses.length ? ` WHERE ${clauses.join(' AND ')}` : '', params };
   }
 
-  /** A session from a row, as an instance of the kind's entity class (not managed by an EntityManager). */
+  /**
+   * A session from a row: a plain `Session`, not the kind's entity class, whose
+   * prototype MikroORM fills with change-tracking setters (each assignment there
+   * would build an entity helper and define a property, for nothing).
+   */
   toSession(row: Record<string, unknown>): Session {
-    const session = Object.create(this.entityClass.prototype) as Session;
+    const session = Object.create(Session.prototype) as Session;
     for (const column of this.columns) {
       if (column.property === 'authTokenDigest') continue;
       const value = row[column.field];
       session[column.property] = column.kind === 'date' ? parseTimestamp(value) : value;
     }
-    // Not enumerable, so that no serializer or spread can leak it.
-    Object.defineProperty(session, 'authTokenDigest', {
-      value: row.auth_token_digest,
-      enumerable: false,
-      writable: true,
-      configurable: true,
-    });
+    session.authTokenDigest = row.auth_token_digest as string;
     return session;
   }
 

@@ -56,7 +56,7 @@ export class SessionsService<Data extends object = Record<string, any>>
     private readonly moduleRef?: ModuleRef,
   ) {
     this.entity = sessionEntity(options);
-    this.statements = new SessionStatements(options, this.entity.meta.class as typeof Session);
+    this.statements = new SessionStatements(options);
     this.events = new SessionEvents(options);
     this.direct = DirectQuery.of(orm);
     if (options.cache) {
