@@ -77,6 +77,20 @@ export class AuthenticatedGuard implements CanActivate {
       if (options.optional) return true;
       this.refuse(context, 'Bearer');
     }
+    // A cached session needs no query: taken without awaiting anything.
+    const cached = service.cachedSession(token);
+    if (cached) return this.accept(context, request, done, name, cached);
+    return this.lookUp(context, request, done, name, service, token!);
+  }
+
+  private async lookUp(
+    context: ExecutionContext,
+    request: Record<string | symbol, unknown>,
+    done: Record<string, Session>,
+    name: string,
+    service: SessionsService,
+    token: string,
+  ): Promise<boolean> {
     let session: Session | null;
     try {
       session = await service.authenticate(token);
@@ -86,6 +100,17 @@ export class AuthenticatedGuard implements CanActivate {
       throw new ServiceUnavailableException('Sessions are unavailable; try again shortly');
     }
     if (!session) this.refuse(context, 'Bearer error="invalid_token"');
+    return this.accept(context, request, done, name, session);
+  }
+
+  /** Puts the session where `@CurrentSession()` finds it. */
+  private accept(
+    context: ExecutionContext,
+    request: Record<string | symbol, unknown>,
+    done: Record<string, Session>,
+    name: string,
+    session: Session,
+  ): true {
     done[name] = session;
     request[SESSION_REQUEST_KEY] = session;
     const carrier = context.getType() === 'http' ? undefined : carrierOf(context);
