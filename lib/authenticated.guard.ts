@@ -68,7 +68,9 @@ export class AuthenticatedGuard implements CanActivate {
     if (options === null) return true;
     const name = options.name ?? DEFAULT_KIND;
     const request = this.getRequest(context);
-    const done = (request[AUTHENTICATED_KINDS] ??= {}) as Record<string, Session>;
+    // The memo lives as long as an HTTP request; a WebSocket client or GraphQL
+    // context outlives many messages, each of which must be authenticated again.
+    const done = (context.getType() === 'http' ? (request[AUTHENTICATED_KINDS] ??= {}) : {}) as Record<string, Session>;
     if (done[name]) return true;
 
     const service = this.getService(name);

@@ -2,6 +2,22 @@ import { createRequire } from 'node:module';
 import type { MikroORM } from '@mikro-orm/core';
 import { Logger } from '@nestjs/common';
 
+/**
+ * The `pg` that the ORM's PostgreSQL driver uses, found from the driver when this
+ * package can see it, else from the app (strict installs such as pnpm).
+ */
+function loadPg(): { Client: new (options: object) => PgClient } {
+  for (const from of ['@mikro-orm/postgresql', `${process.cwd()}/`]) {
+    try {
+      const base = from.endsWith('/') ? from : require.resolve(from);
+      return createRequire(base)('pg');
+    } catch {
+      // try the next place
+    }
+  }
+  throw new Error('the pg package (a dependency of @mikro-orm/postgresql) cannot be found');
+}
+
 /** The PostgreSQL channel on which instances announce revocations. */
 export const CACHE_CHANNEL = 'nestjs_ecto_sessions';
 
@@ -90,6 +106,7 @@ export class CacheInvalidationListener {
     const client = this.client;
     this.client = undefined;
     client?.removeAllListeners();
+    client?.on('error', () => undefined); // pg may still emit one while ending: never an uncaught exception
     await client?.end().catch(() => undefined);
   }
 
@@ -117,6 +134,7 @@ export class CacheInvalidationListener {
     } catch (error) {
       if (this.client === client) this.client = undefined;
       client?.removeAllListeners();
+      client?.on('error', () => undefined);
       client?.end().catch(() => undefined);
       if (!this.warned) {
         this.logger.warn(
@@ -144,6 +162,7 @@ export class CacheInvalidationListener {
     if (client !== this.client) return;
     this.client = undefined;
     client.removeAllListeners();
+    client.on('error', () => undefined);
     client.end().catch(() => undefined);
     this.onListening(false);
     for (const done of [...this.echoes.values()]) done(false);
@@ -176,8 +195,7 @@ export class CacheInvalidationListener {
   private createClient(): PgClient {
     const connection = this.orm.em.getConnection() as unknown as { getConnectionOptions(): Record<string, unknown> };
     const driverOptions = (this.orm.config.get('driverOptions') ?? {}) as { connection?: Record<string, unknown> };
-    const requireFromDriver = createRequire(require.resolve('@mikro-orm/postgresql'));
-    const { Client } = requireFromDriver('pg') as { Client: new (options: object) => PgClient };
+    const { Client } = loadPg();
     return new Client({ ...connection.getConnectionOptions(), ...(driverOptions.connection ?? {}) });
   }
 }

@@ -19,6 +19,11 @@ export class SessionCache {
   /** Session id → digest: a session has one token, so one entry. */
   private readonly keysById = new Map<string, string>();
   private usable = false;
+  /**
+   * Bumped by every invalidation: a lookup that started before one may carry a
+   * row that was revoked meanwhile, and must not put it back (see `set`).
+   */
+  private generation = 0;
 
   constructor(options: { ttl: number; max: number }) {
     this.lru = new LRUCache<string, Entry>({
@@ -35,6 +40,11 @@ export class SessionCache {
   setUsable(usable: boolean): void {
     if (usable !== this.usable) this.clear();
     this.usable = usable;
+  }
+
+  /** Taken before a lookup; `set` with it is ignored if anything was invalidated since. */
+  get stamp(): number {
+    return this.generation;
   }
 
   get isUsable(): boolean {
@@ -60,8 +70,8 @@ export class SessionCache {
     return copy;
   }
 
-  set(digest: string, session: Session): void {
-    if (!this.usable) return;
+  set(digest: string, session: Session, stamp: number): void {
+    if (!this.usable || stamp !== this.generation) return;
     const previous = this.keysById.get(session.id);
     if (previous !== undefined && previous !== digest) this.lru.delete(previous);
     this.lru.set(digest, { session, data: JSON.stringify(session.data ?? {}) });
@@ -79,6 +89,7 @@ export class SessionCache {
   }
 
   invalidate(ids: Iterable<string>): void {
+    this.generation++;
     for (const id of ids) {
       const key = this.keysById.get(id);
       if (key !== undefined) this.lru.delete(key);
@@ -87,6 +98,7 @@ export class SessionCache {
   }
 
   clear(): void {
+    this.generation++;
     this.lru.clear();
     this.keysById.clear();
   }

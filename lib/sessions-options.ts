@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { sessionCookie } from './cookies';
 import { parseDuration } from './duration';
 import type {
   ColumnOptions,
@@ -62,6 +63,20 @@ const BUILT_IN_PROPERTIES = new Set([
   'isExpired',
 ]);
 const SAME_SITE = new Set(['lax', 'strict', 'none']);
+const COOKIE_KEYS = new Set(['name', 'httpOnly', 'secure', 'sameSite', 'path', 'domain', 'maxAge']);
+
+/** Node's timers take at most 2^31 - 1 ms; a longer delay would fire at once. */
+const LONGEST_TIMER = 2_147_483;
+/** Columns every session table has; an extra column may not reuse them. */
+const BUILT_IN_COLUMNS = new Set(['id', 'auth_token_digest', 'data', 'expires_at', 'inserted_at', 'updated_at']);
+
+/**
+ * A PostgreSQL identifier the library can quote: up to 63 characters, no NUL, and
+ * no `?`, which the statements use as their parameter placeholder.
+ */
+function isIdentifier(name: unknown): name is string {
+  return typeof name === 'string' && /^[^\0?]{1,63}$/.test(name);
+}
 
 /** The default extra columns: the seed demo's `user_id`. */
 export const DEFAULT_COLUMNS: Record<string, ColumnOptions> = { userId: { type: 'string', index: true } };
@@ -137,11 +152,10 @@ export function resolveSessionsOptions(options: EctoSessionsOptions = {}): Resol
   }
 
   const tableName = options.tableName ?? (kind === DEFAULT_KIND ? 'sessions' : snakeCase(kind));
-  if (typeof tableName !== 'string' || tableName.length === 0 || tableName.length > 63) {
+  if (!isIdentifier(tableName))
     fail('tableName', `must be a table name of 1 to 63 characters, got ${describe(tableName)}`);
-  }
   const schema = options.schema;
-  if (schema !== undefined && (typeof schema !== 'string' || schema.length === 0 || schema.length > 63)) {
+  if (schema !== undefined && !isIdentifier(schema)) {
     fail('schema', `must be a schema name of 1 to 63 characters, got ${describe(schema)}`);
   }
   const columns = resolveColumns(options.columns ?? DEFAULT_COLUMNS, fail);
@@ -156,6 +170,8 @@ export function resolveSessionsOptions(options: EctoSessionsOptions = {}): Resol
 
   const pruneInterval = duration('pruneInterval', null);
   if (pruneInterval === 0) fail('pruneInterval', 'must be more than 0 seconds (or null to turn pruning off)');
+  if (pruneInterval !== null && pruneInterval > LONGEST_TIMER)
+    fail('pruneInterval', `must be at most ${LONGEST_TIMER} seconds (about 24 days)`);
 
   const pruneGrace = duration('pruneGrace', 0)!;
   if (pruneGrace === null) fail('pruneGrace', 'must be a duration (0 for none)');
@@ -170,6 +186,9 @@ export function resolveSessionsOptions(options: EctoSessionsOptions = {}): Resol
   const cache = resolveCache(options.cache, fail);
   const statementTimeout = duration('statementTimeout', null);
   if (statementTimeout === 0) fail('statementTimeout', 'must be more than 0 seconds (or null for none)');
+  if (statementTimeout !== null && statementTimeout > LONGEST_TIMER) {
+    fail('statementTimeout', `must be at most ${LONGEST_TIMER} seconds (about 24 days)`);
+  }
   for (const hook of HOOKS) {
     if (options[hook] !== undefined && typeof options[hook] !== 'function') fail(hook, 'must be a function');
   }
@@ -263,7 +282,11 @@ function resolveColumns(columns: unknown, fail: Fail): ResolvedSessionsOptions['
       fail(`${option}.type`, `must be one of ${[...COLUMN_TYPES].join(', ')}, got ${describe(type)}`);
     if (typeof index !== 'boolean') fail(`${option}.index`, 'must be true or false');
     if (typeof nullable !== 'boolean') fail(`${option}.nullable`, 'must be true or false');
-    if (typeof fieldName !== 'string' || fieldName.length === 0) fail(`${option}.fieldName`, 'must be a column name');
+    if (!isIdentifier(fieldName))
+      fail(`${option}.fieldName`, 'must be a column name of 1 to 63 characters, without "?"');
+    if (BUILT_IN_COLUMNS.has(fieldName) || Object.values(resolved).some((c) => c.fieldName === fieldName)) {
+      fail(`${option}.fieldName`, `"${fieldName}" is already a column of the table`);
+    }
     if (!Number.isInteger(length) || length < 1) fail(`${option}.length`, 'must be a positive whole number');
     resolved[property] = { type, index, nullable, fieldName, length };
   }
@@ -300,6 +323,13 @@ function resolveCookie(
   }
   if (cookie.name.startsWith('__Secure-') && !cookie.secure)
     fail('cookie.name', 'with the __Secure- prefix needs secure: true');
+  const unknown = Object.keys(given).find((key) => !COOKIE_KEYS.has(key));
+  if (unknown) fail(`cookie.${unknown}`, `is not a cookie option; known: ${[...COOKIE_KEYS].join(', ')}`);
+  try {
+    sessionCookie(cookie, 'probe'); // a bad path or domain fails here, at start-up, not at the first login
+  } catch (error) {
+    fail('cookie', `has an attribute the cookie library refuses: ${(error as Error).message}`);
+  }
   return cookie;
 }
 

@@ -73,7 +73,8 @@ export class SessionsService<Data extends object = Record<string, any>>
   /** Finds the app's event emitter once every provider exists; starts listening for revocations. */
   async onModuleInit(): Promise<void> {
     this.events.connect(this.moduleRef);
-    await this.listener?.start();
+    // Not awaited: an unreachable database must not hold start-up; the cache serves once listening.
+    void this.listener?.start();
   }
 
   /** Whether the cache is on, serving (it is bypassed while revocations cannot be heard), and how full. */
@@ -144,10 +145,11 @@ export class SessionsService<Data extends object = Record<string, any>>
     if (cached && this.isValidAt(cached, now)) {
       return extend ? this.extendIfStale(cached, now, this.options.extendThreshold) : cached;
     }
+    const stamp = this.cache?.stamp ?? 0;
     const rows = await this.bounded(this.runHot(this.statements.lookup(digests, now)));
     if (rows.length === 0) return null;
     const session = this.statements.toSession(rows[0]) as Session<Data>;
-    if (this.cache) this.cache.set(digests[0], this.statements.toSession(rows[0]));
+    if (this.cache) this.cache.set(digests[0], this.statements.toSession(rows[0]), stamp);
     return extend ? this.extendIfStale(session, now, this.options.extendThreshold) : session;
   }
 
@@ -163,7 +165,7 @@ export class SessionsService<Data extends object = Record<string, any>>
     );
     if (rows.length === 0) return null;
     const session = this.statements.toSession(rows[0]) as Session<Data>;
-    return options.extend ? this.extendIfStale(session, now, this.options.extendThreshold ?? 0) : session;
+    return options.extend ? this.extendIfStale(session, now, this.options.extendThreshold) : session;
   }
 
   /** Sessions matching the filters, newest first by default. */
@@ -338,8 +340,13 @@ export class SessionsService<Data extends object = Record<string, any>>
       const em = this.orm.em.getContext(false);
       // Inside a transaction the notice goes out at commit: waiting for it there would wait for ourselves.
       const echo = em.getTransactionContext() ? undefined : this.listener.echo(nonce);
-      await this.run({ sql: 'SELECT pg_notify(?, ?)', params: [CACHE_CHANNEL, JSON.stringify(message)] });
-      await echo;
+      try {
+        await this.run({ sql: 'SELECT pg_notify(?, ?)', params: [CACHE_CHANNEL, JSON.stringify(message)] });
+        await echo;
+      } catch (error) {
+        // The change itself went through; other instances' caches expire it within `cache.ttl`.
+        this.logger.warn(`Announcing a "${this.name}" revocation failed (${(error as Error)?.name ?? 'error'})`);
+      }
     }
     return result;
   }
@@ -421,12 +428,19 @@ export class SessionsService<Data extends object = Record<string, any>>
         this.cache?.patch(session.id, target, now);
         this.events.emit('extended', { kind: this.name, session });
       } else {
-        this.cache?.invalidate([session.id]); // moved or deleted elsewhere: read it afresh next time
+        // Moved or deleted elsewhere: forget the target we did not write, read it afresh next time.
+        this.recentExtensions.delete(session.id);
+        this.cache?.invalidate([session.id]);
       }
       return session;
     } catch (error) {
       this.recentExtensions.delete(session.id);
-      throw error;
+      // A sliding extension is a courtesy: the session was found valid, so a failed write must not refuse it.
+      if (!whileValid) throw error;
+      this.logger.warn(
+        `Extending a "${this.name}" session failed (${(error as Error)?.name ?? 'error'}); it keeps its expiry`,
+      );
+      return session;
     }
   }
 

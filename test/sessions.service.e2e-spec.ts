@@ -152,6 +152,29 @@ describe('SessionsService', () => {
       for (const s of results) expect(s!.expiresAt!.getTime()).toBeGreaterThan(Date.now() + 6 * DAY * 1000);
     });
 
+    it('a failed sliding extension keeps the session valid (no refusal, no 503)', async () => {
+      const { session, token } = await sessions.create({ userId: 'u1' });
+      await setTimes(t, session.id, { expiresIn: HOUR });
+      const service = sessions as unknown as { runHot(s: { sql: string }): Promise<unknown> };
+      const runHot = service.runHot.bind(sessions);
+      const spy = jest
+        .spyOn(service, 'runHot')
+        .mockImplementation((statement: { sql: string }) =>
+          /^UPDATE/.test(statement.sql) ? Promise.reject(new Error('connection lost')) : runHot(statement),
+        );
+      try {
+        const found = await sessions.authenticate(token);
+        expect(found?.id).toBe(session.id);
+        expect(found!.expiresAt!.getTime()).toBeLessThan(Date.now() + 2 * HOUR * 1000);
+        await expect(sessions.extend(found!)).rejects.toThrow('connection lost'); // asked for: reported
+      } finally {
+        spy.mockRestore();
+      }
+      // nothing was memoised: the next use extends for real
+      t.log.clear();
+      expect((await sessions.authenticate(token))!.expiresAt!.getTime()).toBeGreaterThan(Date.now() + 6 * DAY * 1000);
+    });
+
     it('an extension never brings back a deleted session nor overwrites data', async () => {
       const { session, token } = await sessions.create({ userId: 'u1', data: { v: 1 } });
       await setTimes(t, session.id, { expiresIn: HOUR });
