@@ -140,11 +140,8 @@ export class SessionsService<Data extends object = Record<string, any>>
     const now = new Date();
     const digests = this.digestsOf(token);
     const extend = options?.extend ?? this.options.extendOnUse;
-    const cached = this.cache?.get(digests[0]) as Session<Data> | undefined;
-    // An entry past its expiry may have been extended elsewhere: ask the database.
-    if (cached && this.isValidAt(cached, now)) {
-      return extend ? this.extendIfStale(cached, now, this.options.extendThreshold) : cached;
-    }
+    const cached = this.validCached(digests[0], now);
+    if (cached) return extend ? this.extendIfStale(cached, now, this.options.extendThreshold) : cached;
     const stamp = this.cache?.stamp ?? 0;
     const rows = await this.bounded(this.runHot(this.statements.lookup(digests, now)));
     if (rows.length === 0) return null;
@@ -357,6 +354,12 @@ export class SessionsService<Data extends object = Record<string, any>>
     else if (Array.isArray(message.ids)) this.cache?.invalidate(message.ids);
   }
 
+  /** The cached session of a digest while valid; one past its expiry may have been extended elsewhere, so the database decides. */
+  private validCached(digest: string, now: Date): Session<Data> | undefined {
+    const session = this.cache?.get(digest) as Session<Data> | undefined;
+    return session && this.isValidAt(session, now) ? session : undefined;
+  }
+
   /** Whether a session is valid at `now`: not expired, and within `absoluteTtl`. */
   private isValidAt(session: Session, now: Date): boolean {
     const { absoluteTtl } = this.options;
@@ -394,10 +397,9 @@ export class SessionsService<Data extends object = Record<string, any>>
     if (!this.cache?.isUsable || !isWellFormedToken(token, this.options.tokenLength, this.options.tokenPrefix)) {
       return undefined;
     }
-    const session = this.cache.get(this.digestsOf(token)[0]) as Session<Data> | undefined;
-    if (!session) return undefined;
     const now = new Date();
-    if (!this.isValidAt(session, now)) return undefined;
+    const session = this.validCached(this.digestsOf(token)[0], now);
+    if (!session) return undefined;
     if (this.options.extendOnUse && this.staleBy(session, now, this.options.extendThreshold) !== null) return undefined;
     return session;
   }

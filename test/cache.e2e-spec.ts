@@ -4,6 +4,9 @@ import { onPglite } from './support/database';
 import { MeController } from './support/me.controller';
 import { createTestApp, type TestApp } from './support/app';
 
+/** Statements on the sessions table: the listener's own probe notices are not lookups. */
+const lookups = (t: TestApp) => t.log.matching(/"sessions"/);
+
 const until = async (condition: () => boolean, what: string) => {
   for (let i = 0; i < 400; i++) {
     if (condition()) return;
@@ -60,9 +63,9 @@ const until = async (condition: () => boolean, what: string) => {
     const { token } = await sa.create({ userId: 'u' });
     b.log.clear();
     expect((await me(b, token)).status).toBe(200);
-    expect(b.log.statements).toHaveLength(1);
+    expect(lookups(b)).toHaveLength(1);
     for (let i = 0; i < 5; i++) expect((await me(b, token)).status).toBe(200);
-    expect(b.log.statements).toHaveLength(1);
+    expect(lookups(b)).toHaveLength(1);
   });
 
   it('serves copies: a handler mutating the session does not change the cache', async () => {
@@ -89,7 +92,7 @@ const until = async (condition: () => boolean, what: string) => {
       expect((await me(b, token)).status).toBe(200); // now cached on b
       b.log.clear();
       expect((await me(b, token)).status).toBe(200);
-      expect(b.log.statements).toHaveLength(0);
+      expect(lookups(b)).toHaveLength(0);
       await revoke(session);
       expect((await me(b, token)).status).toBe(401);
     }
@@ -108,7 +111,7 @@ const until = async (condition: () => boolean, what: string) => {
     expect(sb.cacheStatus.size).toBeLessThanOrEqual(3);
     b.log.clear();
     await sb.authenticate(tokens[0].token); // evicted: a lookup again
-    expect(b.log.statements).toHaveLength(1);
+    expect(lookups(b)).toHaveLength(1);
   });
 
   it('with the notification connection killed the cache is bypassed: still 401, then it recovers', async () => {
