@@ -125,7 +125,7 @@ export class SessionStatements {
     for (const [property, value] of Object.entries(values)) {
       if (value === undefined) continue;
       const column = this.column(property, 'update');
-      if (property !== 'data' && property !== 'expiresAt' && !this.extraProperties.has(property)) {
+      if (property !== 'data' && !this.extraProperties.has(property)) {
         throw new TypeError(`update: "${property}" cannot be changed`);
       }
       if (this.extraProperties.has(property)) assertValue('update', 'attribute', column, value);
@@ -239,17 +239,17 @@ export class SessionStatements {
         status = value as SessionStatus;
       } else if (key === 'exceptId') {
         if (method !== 'deleteAll') throw new TypeError(`${method}: unknown filter "exceptId"`);
-        assertScalar(method, key, value, 'string');
+        assertString(method, key, value);
         if (isUuid(value)) {
           clauses.push('"id" <> ?');
           params.push(value);
         }
       } else if (key === 'id') {
-        assertScalar(method, key, value, 'string');
+        assertString(method, key, value);
         clauses.push(isUuid(value) ? '"id" = ?' : 'FALSE');
         if (isUuid(value)) params.push(value);
       } else if (key === 'token') {
-        assertScalar(method, key, value, 'string');
+        assertString(method, key, value);
         const digests = digestsOf(value as string);
         clauses.push(digests.length === 0 ? 'FALSE' : `"auth_token_digest" IN (${digests.map(() => '?').join(', ')})`);
         params.push(...digests);
@@ -359,19 +359,9 @@ export function assertValue(method: string, what: 'filter' | 'attribute', column
   }
 }
 
-function assertScalar(method: string, key: string, value: unknown, type?: 'string'): void {
-  const ok =
-    type === 'string'
-      ? typeof value === 'string'
-      : typeof value === 'string' ||
-        (typeof value === 'number' && Number.isFinite(value)) ||
-        typeof value === 'boolean' ||
-        (value instanceof Date && !Number.isNaN(value.getTime()));
-  if (!ok) {
-    throw new TypeError(
-      `${method}: filter "${key}" must be ${type === 'string' ? 'a string' : 'a string, number, boolean, Date or null'}, got ${describe(value)}`,
-    );
-  }
+function assertString(method: string, key: string, value: unknown): void {
+  if (typeof value !== 'string')
+    throw new TypeError(`${method}: filter "${key}" must be a string, got ${describe(value)}`);
 }
 
 function kindOf(type: ColumnType): ValueKind {
