@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res, type LoggerService } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import {
   Authenticated,
@@ -10,19 +10,7 @@ import {
 } from '../lib';
 import { createTestApp, type TestApp } from './support/app';
 import { sql } from './support/database';
-
-/** Every line Nest logs, at every level. */
-class CapturingLogger implements LoggerService {
-  readonly lines: string[] = [];
-  private push = (...args: unknown[]) =>
-    void this.lines.push(args.map((a) => (a instanceof Error ? `${a.message}\n${a.stack}` : String(a))).join(' '));
-  log = this.push;
-  error = this.push;
-  warn = this.push;
-  debug = this.push;
-  verbose = this.push;
-  fatal = this.push;
-}
+import { CapturingLogger } from './support/http';
 
 @Controller()
 class AppController {
