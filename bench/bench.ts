@@ -1,7 +1,6 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { profileFile, profileWhile } from './profile';
-import { type BenchResults, describeMachine, ratiosOf, renderMarkdown } from './report';
+import { type BenchResults, describeMachine, ratiosOf, renderMarkdown, writeResults } from './report';
 import { check, measure, medians, runRounds } from './rounds';
 import { mainScenarios, SCENARIOS } from './scenarios';
 import { createExpressSessionTable, createLibraryTable, seedExpressSession, seedLibrary } from './seed';
@@ -84,10 +83,8 @@ export async function runBench(
       profile,
       warnings: stack.warnings,
     };
-    mkdirSync(settings.outDir, { recursive: true });
-    writeFileSync(join(settings.outDir, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
     const markdown = renderMarkdown(results);
-    writeFileSync(join(settings.outDir, 'latest.md'), markdown);
+    writeResults(settings.outDir, 'latest', results, markdown);
     log('\n' + markdown);
     return results;
   } finally {

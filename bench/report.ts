@@ -1,4 +1,6 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
 import type { ProfileSummary } from './profile';
 import { fixed, median, type Medians, type RoundResult } from './rounds';
 import { DESCRIPTIONS, SCENARIOS, type ScenarioName } from './scenarios';
@@ -42,6 +44,13 @@ export type RatioName = keyof typeof RATIOS;
 
 /** Queries per request the library aims at; the others are what they are. */
 const QUERY_GOALS: Partial<Record<ScenarioName, number>> = { authenticated: 1, cached: 0 };
+
+/** Writes `<name>.json` and `<name>.md` into the results folder. */
+export function writeResults(outDir: string, name: string, results: object, markdown: string): void {
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, `${name}.json`), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(join(outDir, `${name}.md`), markdown);
+}
 
 export function describeMachine(postgres: string, embedded: boolean): Machine {
   return {

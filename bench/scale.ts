@@ -1,8 +1,6 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { LoadResult } from './load-generator';
 import { BENCH_TABLE } from './library-app';
-import { describeMachine, type Machine } from './report';
+import { describeMachine, type Machine, writeResults } from './report';
 import { check, fixed, measure, median, type Medians, medians, type RoundResult, runRounds } from './rounds';
 import { DESCRIPTIONS, type Scenario } from './scenarios';
 import { createLibraryTable, insertFillers, seedLibrary } from './seed';
@@ -76,10 +74,8 @@ export async function runScale(
       pruning,
       warnings: stack.warnings,
     };
-    mkdirSync(settings.outDir, { recursive: true });
-    writeFileSync(join(settings.outDir, 'scale.json'), JSON.stringify(results, null, 2) + '\n');
     const markdown = renderScale(results);
-    writeFileSync(join(settings.outDir, 'scale.md'), markdown);
+    writeResults(settings.outDir, 'scale', results, markdown);
     log('\n' + markdown);
     return results;
   } finally {
