@@ -26,10 +26,14 @@ export interface BenchResults {
   settings: Omit<BenchSettings, 'databaseUrl' | 'outDir'> & { poolSizeUsed: number };
   scenarios: Record<ScenarioName, { description: string; median: Medians; rounds: RoundResult[] }>;
   ratios: Record<RatioName, Ratio>;
-  /** CPU profiles of the apps' process under load on the floor and on the authenticated route. */
-  profile: Record<'floor' | 'authenticated', ProfileSummary> | null;
+  /** CPU profiles of the apps' process under load on each pair the ratios compare. */
+  profile: Record<ProfiledScenario, ProfileSummary> | null;
   warnings: string[];
 }
+
+/** The scenarios profiled after the rounds: the two pairs whose differences the library must keep small. */
+export const PROFILED = ['floor', 'authenticated', 'public', 'cached'] as const;
+export type ProfiledScenario = (typeof PROFILED)[number];
 
 /** Read when the run starts (this module loads before anything is booted). */
 const START_LOAD = loadavg()[0];
@@ -150,13 +154,21 @@ export function renderMarkdown(results: BenchResults): string {
 }
 
 function renderProfile(
-  { floor, authenticated }: Record<'floor' | 'authenticated', ProfileSummary>,
+  profiles: Record<ProfiledScenario, ProfileSummary>,
   scenarios: BenchResults['scenarios'],
 ): string[] {
+  const { floor, authenticated } = profiles;
   const percent = (share: number) => `${(share * 100).toFixed(1)} %`;
   const us = (value: number) => `${value.toFixed(0)} µs`;
   const code = (name: string) => `\`${name.replace(/\|/g, '\\|')}\``;
-  const cpu = (name: 'floor' | 'authenticated') => scenarios[name].median.cpuPerRequest;
+  const cpu = (name: ProfiledScenario) => scenarios[name].median.cpuPerRequest;
+  const comparison = (base: ProfiledScenario, other: ProfiledScenario) => [
+    `| package | ${base} µs/request | ${other} µs/request | difference |`,
+    '|---|---:|---:|---:|',
+    ...packageRows(profiles[base], cpu(base), profiles[other], cpu(other)).map(
+      ([name, f, a]) => `| ${name} | ${us(f)} | ${us(a)} | ${a - f >= 0 ? '+' : '−'}${us(Math.abs(a - f))} |`,
+    ),
+  ];
   return [
     `Where the time goes: CPU profiles of the apps' process during ${authenticated.seconds} s of load on the floor and on the ` +
       `authenticated route (\`${floor.file}\`, \`${authenticated.file}\`; they open in Chrome DevTools). The thread is busy ` +
@@ -165,11 +177,17 @@ function renderProfile(
       'by package as the profiles share it, with the Node core and native work (socket writes, promise jobs) charged ' +
       'to the package whose call started it:',
     '',
-    '| package | floor µs/request | authenticated µs/request | difference |',
-    '|---|---:|---:|---:|',
-    ...packageRows(floor, cpu('floor'), authenticated, cpu('authenticated')).map(
-      ([name, f, a]) => `| ${name} | ${us(f)} | ${us(a)} | ${a - f >= 0 ? '+' : '−'}${us(Math.abs(a - f))} |`,
-    ),
+    ...comparison('floor', 'authenticated'),
+    '',
+    `The same for the public route and the cached one (\`${profiles.public.file}\`, \`${profiles.cached.file}\`):`,
+    '',
+    ...comparison('public', 'cached'),
+    '',
+    'Cached route, top functions by self time:',
+    '',
+    '| function | self time |',
+    '|---|---:|',
+    ...profiles.cached.topFunctions.map((e) => `| ${code(e.name)} | ${percent(e.share)} |`),
     '',
     'Authenticated route, top functions by self time (a native function counts for its JavaScript caller):',
     '',
@@ -190,13 +208,13 @@ function renderProfile(
 
 /** µs per request by package (charged to the caller): each profile's shares of its scenario's CPU per request. */
 function packageRows(
-  floor: ProfileSummary,
-  floorCpu: number,
-  authenticated: ProfileSummary,
-  authenticatedCpu: number,
+  base: ProfileSummary,
+  baseCpu: number,
+  other: ProfileSummary,
+  otherCpu: number,
 ): Array<[string, number, number]> {
   const perRequest = (p: ProfileSummary, cpu: number) => new Map(p.byCaller.map((e) => [e.name, e.share * cpu]));
-  const [f, a] = [perRequest(floor, floorCpu), perRequest(authenticated, authenticatedCpu)];
+  const [f, a] = [perRequest(base, baseCpu), perRequest(other, otherCpu)];
   return [...new Set([...f.keys(), ...a.keys()])]
     .map((name): [string, number, number] => [name, f.get(name) ?? 0, a.get(name) ?? 0])
     .sort((x, y) => Math.max(y[1], y[2]) - Math.max(x[1], x[2]))

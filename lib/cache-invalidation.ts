@@ -21,24 +21,47 @@ function loadPg(): { Client: new (options: object) => PgClient } {
 /** The PostgreSQL channel on which instances announce revocations. */
 export const CACHE_CHANNEL = 'nestjs_ecto_sessions';
 
-/** What a notification says: the table, and the ids to drop or `all`; `nonce` lets the sender see its own echo. */
+/**
+ * What a notification says: the table, and the ids to drop or `all`. `nonce`
+ * names a revocation; every other listener of the table answers it with `ack`
+ * once it has dropped the ids, so the sender knows when all instances have.
+ */
 export interface InvalidationMessage {
   table: string;
   ids?: string[];
   all?: boolean;
   nonce?: string;
+  ack?: string;
 }
 
-/** How long a revocation waits for its own notice to come back before returning anyway. */
-const ECHO_TIMEOUT_MS = 1000;
+/** How long a revocation waits for the listeners' acknowledgements before returning anyway (and warning). */
+const ACK_TIMEOUT_MS = 3000;
+
+/** How long the start-up probe waits for its own notice. */
+const PROBE_TIMEOUT_MS = 1000;
+
+/**
+ * The `application_name` of a table's listening connections: a revocation counts
+ * them in `pg_stat_activity` to know how many acknowledgements to wait for.
+ */
+export function listenerName(table: string): string {
+  return `nestjs-ecto-sessions:${table}`.slice(0, 63); // PostgreSQL keeps 63 bytes
+}
 
 interface PgClient {
   connect(): Promise<void>;
-  query(sql: string): Promise<unknown>;
+  query(sql: string | { text: string; values: unknown[] }): Promise<unknown>;
   end(): Promise<void>;
   on(event: string, listener: (...args: any[]) => void): void;
   removeAllListeners(): void;
   processID?: number;
+}
+
+/** A revocation waiting to be heard: by this listener (its echo) and by `expected` listeners in all. */
+interface Pending {
+  heard: number;
+  expected: number | undefined;
+  done(heard: boolean): void;
 }
 
 const FIRST_RETRY_MS = 250;
@@ -55,11 +78,13 @@ export class CacheInvalidationListener {
   private retry: NodeJS.Timeout | undefined;
   private delay = FIRST_RETRY_MS;
   private stopped = false;
-  private readonly echoes = new Map<string, (heard: boolean) => void>();
+  private readonly pending = new Map<string, Pending>();
   private warned = false;
 
   constructor(
     private readonly orm: MikroORM,
+    /** The sessions table this listener serves (it acknowledges that table's revocations). */
+    private readonly table: string,
     private readonly onMessage: (message: InvalidationMessage) => void,
     private readonly onListening: (listening: boolean) => void,
   ) {}
@@ -80,27 +105,44 @@ export class CacheInvalidationListener {
   }
 
   /**
-   * Resolves once this listener hears the notice with `nonce`, i.e. once the
-   * database has delivered it to every listening instance; at most one second.
+   * Waits for the revocation `nonce` to be heard by every listener of the table,
+   * this one included (its own echo): `send` publishes the notice and returns
+   * how many listeners there are. Resolves `true` when all have answered,
+   * `false` after the timeout; at once when this listener is not listening.
    */
-  echo(nonce: string, onHeard?: () => void): Promise<void> {
-    if (!this.client) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => done(), ECHO_TIMEOUT_MS);
+  async acknowledged(nonce: string, send: () => Promise<number>, timeoutMs = ACK_TIMEOUT_MS): Promise<boolean> {
+    if (!this.client) {
+      await send(); // this instance cannot hear anyone (its cache is bypassed, and that was logged): nothing to wait for
+      return true;
+    }
+    let entry!: Pending;
+    const outcome = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => entry.done(false), timeoutMs);
       timer.unref();
-      const done = (heard = false) => {
-        clearTimeout(timer);
-        this.echoes.delete(nonce);
-        if (heard) onHeard?.();
-        resolve();
+      entry = {
+        heard: 0,
+        expected: undefined,
+        done: (heard) => {
+          clearTimeout(timer);
+          this.pending.delete(nonce);
+          resolve(heard);
+        },
       };
-      this.echoes.set(nonce, done);
     });
+    this.pending.set(nonce, entry); // before sending: answers may arrive before `send` returns
+    try {
+      entry.expected = await send();
+    } catch (error) {
+      entry.done(false);
+      throw error;
+    }
+    this.settle(nonce);
+    return outcome;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const done of [...this.echoes.values()]) done(false);
+    this.abandonPending();
     clearTimeout(this.retry);
     this.onListening(false);
     const client = this.client;
@@ -120,6 +162,8 @@ export class CacheInvalidationListener {
       client.on('end', () => this.lost(client!));
       await client.connect();
       await client.query(`LISTEN ${CACHE_CHANNEL}`);
+      // Named only once listening, so that whoever counts us can count on our answer.
+      await client.query(`SET application_name = '${listenerName(this.table).replace(/'/g, "''")}'`);
       if (this.stopped) {
         await client.end();
         return;
@@ -147,15 +191,29 @@ export class CacheInvalidationListener {
   }
 
   /** Sends a notice through the ORM's own connection and waits for it to come back here. */
-  private async probe(): Promise<boolean> {
+  private probe(): Promise<boolean> {
     const nonce = `probe:${Math.random().toString(36).slice(2)}`;
-    let heard = false;
-    const echo = this.echo(nonce, () => (heard = true));
-    await this.orm.em
-      .getConnection()
-      .execute('SELECT pg_notify(?, ?)', [CACHE_CHANNEL, JSON.stringify({ table: '', nonce })], 'all');
-    await echo;
-    return heard;
+    // No table: other listeners ignore it, so only this one's echo counts.
+    return this.acknowledged(
+      nonce,
+      async () => {
+        await this.orm.em
+          .getConnection()
+          .execute('SELECT pg_notify(?, ?)', [CACHE_CHANNEL, JSON.stringify({ table: '', nonce })], 'all');
+        return 1;
+      },
+      PROBE_TIMEOUT_MS,
+    );
+  }
+
+  /** Resolves a pending revocation once as many listeners as expected have heard it. */
+  private settle(nonce: string): void {
+    const entry = this.pending.get(nonce);
+    if (entry?.expected !== undefined && entry.heard >= entry.expected) entry.done(true);
+  }
+
+  private abandonPending(): void {
+    for (const entry of [...this.pending.values()]) entry.done(false);
   }
 
   private lost(client: PgClient): void {
@@ -165,7 +223,7 @@ export class CacheInvalidationListener {
     client.on('error', () => undefined);
     client.end().catch(() => undefined);
     this.onListening(false);
-    for (const done of [...this.echoes.values()]) done(false);
+    this.abandonPending();
     if (!this.stopped) {
       this.logger.warn('Session cache bypassed: the revocation listener lost its connection; reconnecting');
       this.scheduleReconnect();
@@ -182,13 +240,31 @@ export class CacheInvalidationListener {
 
   private receive(message: { channel: string; payload?: string }): void {
     if (message.channel !== CACHE_CHANNEL || !message.payload) return;
+    let parsed: InvalidationMessage;
     try {
-      const parsed = JSON.parse(message.payload) as InvalidationMessage;
-      this.onMessage(parsed);
-      if (parsed.nonce) this.echoes.get(parsed.nonce)?.(true);
+      parsed = JSON.parse(message.payload) as InvalidationMessage;
     } catch {
-      // Not ours (or malformed): other apps may share the channel name.
+      return; // not ours: other apps may share the channel name
     }
+    if (typeof parsed?.ack === 'string') return this.heard(parsed.ack);
+    this.onMessage(parsed);
+    if (typeof parsed?.nonce !== 'string') return;
+    if (this.pending.has(parsed.nonce))
+      this.heard(parsed.nonce); // our own revocation's echo
+    else if (parsed.table === this.table) this.acknowledge(parsed.nonce);
+  }
+
+  private heard(nonce: string): void {
+    const entry = this.pending.get(nonce);
+    if (!entry) return;
+    entry.heard++;
+    this.settle(nonce);
+  }
+
+  /** Tells the sender of a revocation that this instance has dropped it (on this connection: no pool needed). */
+  private acknowledge(nonce: string): void {
+    const payload = JSON.stringify({ table: this.table, ack: nonce });
+    this.client?.query({ text: 'SELECT pg_notify($1, $2)', values: [CACHE_CHANNEL, payload] }).catch(() => undefined); // a lost connection is handled by `lost`; the sender times out
   }
 
   /** A `pg` client with the ORM's connection settings, from the `pg` that the ORM's driver uses. */

@@ -11,7 +11,7 @@ import type {
 } from './interfaces/session-filters.interface';
 import { appendSetCookie, clearedSessionCookie, type ResponseLike, sessionCookie } from './cookies';
 import type { ResolvedSessionsOptions } from './interfaces/sessions-options.interface';
-import { CacheInvalidationListener, CACHE_CHANNEL, type InvalidationMessage } from './cache-invalidation';
+import { CacheInvalidationListener, CACHE_CHANNEL, type InvalidationMessage, listenerName } from './cache-invalidation';
 import { DirectQuery } from './direct-query';
 import { SessionCache } from './session-cache';
 import { SessionEvents } from './session-events';
@@ -64,6 +64,7 @@ export class SessionsService<Data extends object = Record<string, any>>
       this.cache = cache;
       this.listener = new CacheInvalidationListener(
         orm,
+        this.statements.table,
         (message) => this.onInvalidation(message),
         (listening) => cache.setUsable(listening),
       );
@@ -334,12 +335,25 @@ export class SessionsService<Data extends object = Record<string, any>>
         nonce,
         ...(all ? { all } : { ids: ids as string[] }),
       };
-      const em = this.orm.em.getContext(false);
-      // Inside a transaction the notice goes out at commit: waiting for it there would wait for ourselves.
-      const echo = em.getTransactionContext() ? undefined : this.listener.echo(nonce);
+      const notify = { sql: 'SELECT pg_notify(?, ?)', params: [CACHE_CHANNEL, JSON.stringify(message)] };
       try {
-        await this.run({ sql: 'SELECT pg_notify(?, ?)', params: [CACHE_CHANNEL, JSON.stringify(message)] });
-        await echo;
+        if (this.orm.em.getContext(false).getTransactionContext()) {
+          // Inside a transaction the notice goes out at commit: waiting for it here would wait for ourselves.
+          await this.run(notify);
+        } else {
+          const table = this.statements.table;
+          const all = await this.listener.acknowledged(nonce, async () => {
+            const [row] = await this.run<{ listeners: number }[]>({
+              sql: `${notify.sql}, (SELECT count(*)::int FROM pg_stat_activity WHERE application_name = ? AND datname = current_database()) AS listeners`,
+              params: [...notify.params, listenerName(table)],
+            });
+            return Number(row?.listeners ?? 0);
+          });
+          if (!all)
+            this.logger.warn(
+              `A "${this.name}" revocation was not acknowledged by every instance in time: a slow one may serve the session from its cache until it hears it`,
+            );
+        }
       } catch (error) {
         // The change itself went through; other instances' caches expire it within `cache.ttl`.
         this.logger.warn(`Announcing a "${this.name}" revocation failed (${(error as Error)?.name ?? 'error'})`);

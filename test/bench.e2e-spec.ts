@@ -61,6 +61,7 @@ describe('npm run bench (smoke)', () => {
     });
     expect(results.profile?.authenticated.topFunctions.length).toBeGreaterThan(0);
     expect(results.profile?.floor.requests).toBeGreaterThan(0);
+    expect(results.profile?.cached.requests).toBeGreaterThan(0);
 
     const written = JSON.parse(readFileSync(join(outDir, 'latest.json'), 'utf8'));
     expect(Object.keys(written.scenarios).sort()).toEqual([...SCENARIOS].sort());

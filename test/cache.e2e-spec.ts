@@ -98,6 +98,37 @@ const until = async (condition: () => boolean, what: string) => {
     }
   });
 
+  it('a revocation returns only once every other instance has dropped the session, even one that hears late', async () => {
+    // b's listener handles notices 300 ms late, as a loaded instance might: the
+    // revoking call must wait for b's acknowledgement, not just its own echo.
+    const listener = (sb as unknown as { listener: { receive(message: unknown): void } }).listener;
+    const receive = listener.receive.bind(listener);
+    listener.receive = (message) => void setTimeout(() => receive(message), 300);
+    try {
+      const { session, token } = await sa.create({ userId: 'late' });
+      expect((await me(b, token)).status).toBe(200); // cached on b
+      await sa.delete(session);
+      expect((await me(b, token)).status).toBe(401);
+    } finally {
+      listener.receive = receive;
+    }
+  });
+
+  it('an instance that never answers delays a revocation by a bounded time, not forever', async () => {
+    const listener = (sb as unknown as { listener: { receive(message: unknown): void } }).listener;
+    const receive = listener.receive.bind(listener);
+    listener.receive = () => undefined;
+    try {
+      const { session } = await sa.create({ userId: 'deaf' });
+      const started = Date.now();
+      await sa.delete(session);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2900); // it waited for b's answer
+      expect(await sa.findOne({ id: session.id })).toBeNull();
+    } finally {
+      listener.receive = receive;
+    }
+  }, 20_000);
+
   it('update on one instance is seen on the other', async () => {
     const { session, token } = await sa.create({ userId: 'u', data: { plan: 'free' } });
     expect(await (await me(b, token)).json()).toMatchObject({ data: { plan: 'free' } });
