@@ -63,15 +63,19 @@ export class AuthenticatedGuard implements CanActivate {
     protected readonly moduleRef: ModuleRef,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  /**
+   * Not `async`: a cached session (or a token that cannot be ours) is answered
+   * without a promise, so Nest goes on without waiting a microtask.
+   */
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const options = this.optionsOf(context);
     if (options === null) return true;
     const name = options.name ?? DEFAULT_KIND;
     const request = this.getRequest(context);
     // The memo lives as long as an HTTP request; a WebSocket client or GraphQL
     // context outlives many messages, each of which must be authenticated again.
-    const done = (context.getType() === 'http' ? (request[AUTHENTICATED_KINDS] ??= {}) : {}) as Record<string, Session>;
-    if (done[name]) return true;
+    const http = context.getType() === 'http';
+    if (http && (request[AUTHENTICATED_KINDS] as Record<string, Session> | undefined)?.[name]) return true;
 
     const service = this.getService(name);
     const token = this.extractToken(request, service.options.tokenFrom);
@@ -79,43 +83,50 @@ export class AuthenticatedGuard implements CanActivate {
       if (options.optional) return true;
       this.refuse(context, 'Bearer');
     }
-    // A cached session needs no query: taken without awaiting anything.
-    const cached = service.cachedSession(token);
-    if (cached) return this.accept(context, request, done, name, cached);
-    return this.lookUp(context, request, done, name, service, token!);
+    let found: Session | null | Promise<Session | null>;
+    try {
+      found = service.resolveToken(token);
+    } catch (error) {
+      this.unavailable(name, error);
+    }
+    if (found instanceof Promise) return this.settle(context, request, http, name, found);
+    return this.accept(context, request, http, name, found);
   }
 
-  private async lookUp(
+  private async settle(
     context: ExecutionContext,
     request: Record<string | symbol, unknown>,
-    done: Record<string, Session>,
+    http: boolean,
     name: string,
-    service: SessionsService,
-    token: string,
+    lookup: Promise<Session | null>,
   ): Promise<boolean> {
     let session: Session | null;
     try {
-      session = await service.authenticate(token);
+      session = await lookup;
     } catch (error) {
-      // Error messages may quote the SQL and its parameters (the digest): log only what kind of failure it was.
-      this.logger.error(`Session lookup for kind "${name}" failed (${failureKind(error)}); answering 503`);
-      throw new ServiceUnavailableException('Sessions are unavailable; try again shortly');
+      this.unavailable(name, error);
     }
-    if (!session) this.refuse(context, 'Bearer error="invalid_token"');
-    return this.accept(context, request, done, name, session);
+    return this.accept(context, request, http, name, session);
   }
 
-  /** Puts the session where `@CurrentSession()` finds it. */
+  private unavailable(name: string, error: unknown): never {
+    // Error messages may quote the SQL and its parameters (the digest): log only what kind of failure it was.
+    this.logger.error(`Session lookup for kind "${name}" failed (${failureKind(error)}); answering 503`);
+    throw new ServiceUnavailableException('Sessions are unavailable; try again shortly');
+  }
+
+  /** Puts the session where `@CurrentSession()` finds it; refuses the request without one. */
   private accept(
     context: ExecutionContext,
     request: Record<string | symbol, unknown>,
-    done: Record<string, Session>,
+    http: boolean,
     name: string,
-    session: Session,
+    session: Session | null,
   ): true {
-    done[name] = session;
+    if (!session) this.refuse(context, 'Bearer error="invalid_token"');
+    if (http) ((request[AUTHENTICATED_KINDS] ??= {}) as Record<string, Session>)[name] = session;
     request[SESSION_REQUEST_KEY] = session;
-    const carrier = context.getType() === 'http' ? undefined : carrierOf(context);
+    const carrier = http ? undefined : carrierOf(context);
     if (typeof carrier === 'object' && carrier !== null) CURRENT_SESSIONS.set(carrier, session);
     return true;
   }

@@ -6,6 +6,8 @@ interface Entry {
   session: Session;
   /** `data` as JSON text, parsed afresh for each copy, so no caller can change what the next one gets. */
   data: string;
+  /** The session's own properties, listed once rather than on every hit. */
+  keys: string[];
 }
 
 /**
@@ -60,13 +62,22 @@ export class SessionCache {
     if (!this.usable) return undefined;
     const entry = this.lru.get(digest);
     if (!entry) return undefined;
-    const copy = Object.create(Object.getPrototypeOf(entry.session)) as Session;
-    for (const key of Object.keys(entry.session)) {
-      const value = entry.session[key];
-      copy[key] = value instanceof Date ? new Date(value.getTime()) : value;
+    const { session, keys } = entry;
+    const copy = Object.create(Object.getPrototypeOf(session)) as Session;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
+      const value = session[key];
+      // In the row's order, so a cached copy has the same shape (and JSON) as a fresh one.
+      copy[key] =
+        key === 'data'
+          ? entry.data === '{}'
+            ? {}
+            : JSON.parse(entry.data)
+          : value instanceof Date
+            ? new Date(value.getTime())
+            : value;
     }
-    copy.data = JSON.parse(entry.data);
-    copy.authTokenDigest = entry.session.authTokenDigest;
+    copy.authTokenDigest = session.authTokenDigest;
     return copy;
   }
 
@@ -74,7 +85,9 @@ export class SessionCache {
     if (!this.usable || stamp !== this.generation) return;
     const previous = this.keysById.get(session.id);
     if (previous !== undefined && previous !== digest) this.lru.delete(previous);
-    this.lru.set(digest, { session, data: JSON.stringify(session.data ?? {}) });
+    const keys = Object.keys(session);
+    if (!keys.includes('data')) keys.push('data');
+    this.lru.set(digest, { session, data: JSON.stringify(session.data ?? {}), keys });
     this.keysById.set(session.id, digest);
   }
 

@@ -19,7 +19,7 @@ import { Session, sessionEntity } from './session.entity';
 import { isPlainObject, isUuid, type Statement, SessionStatements, type Where } from './session.statements';
 import { describe, digest, generateToken, isWellFormedToken } from './token';
 
-/** Bound on the memo of recent extensions (see `extendIfStale`). */
+/** Bound on the memo of recent extensions (see `writeExtension`). */
 const RECENT_EXTENSIONS = 10_000;
 /** Past this many ids a revocation notice says "all": NOTIFY payloads are capped at 8000 bytes. */
 const MAX_NOTIFIED_IDS = 100;
@@ -137,12 +137,28 @@ export class SessionsService<Data extends object = Record<string, any>>
    * A token that cannot be one of ours is refused before hashing or querying.
    */
   async authenticate(token: unknown, options: AuthenticateOptions = {}): Promise<Session<Data> | null> {
+    return this.resolveToken(token, options?.extend ?? this.options.extendOnUse);
+  }
+
+  /**
+   * `authenticate` for the guard: answers without a promise when it can (a
+   * token that cannot be ours, a cached session needing no extension), so
+   * those requests cost no microtask; otherwise the lookup's promise.
+   * @internal
+   */
+  resolveToken(
+    token: unknown,
+    extend = this.options.extendOnUse,
+  ): Session<Data> | null | Promise<Session<Data> | null> {
     if (!isWellFormedToken(token, this.options.tokenLength, this.options.tokenPrefix)) return null;
     const now = new Date();
-    const digests = this.digestsOf(token);
-    const extend = options?.extend ?? this.options.extendOnUse;
+    const digests = this.digestsOf(token); // once per request, cached or not
     const cached = this.validCached(digests[0], now);
     if (cached) return extend ? this.extendIfStale(cached, now, this.options.extendThreshold) : cached;
+    return this.lookUp(digests, now, extend);
+  }
+
+  private async lookUp(digests: string[], now: Date, extend: boolean): Promise<Session<Data> | null> {
     const stamp = this.cache?.stamp ?? 0;
     const rows = await this.bounded(this.runHot(this.statements.lookup(digests, now)));
     if (rows.length === 0) return null;
@@ -402,36 +418,29 @@ export class SessionsService<Data extends object = Record<string, any>>
   }
 
   /**
-   * For the guard: the session of a token when the cache holds it, it is valid
-   * and it needs no extension now; else `undefined` (then `authenticate`).
-   * Synchronous, so a cached request costs no promise.
-   * @internal
+   * Writes a later expiry when it moves by more than `threshold` seconds (the
+   * session itself, without a promise, when it does not). The write is
+   * conditional, so concurrent requests (here or in other processes) extend
+   * once and a deleted row stays deleted; the memo of recent extensions keeps
+   * concurrent requests in this process from even sending it.
    */
-  cachedSession(token: unknown): Session<Data> | undefined {
-    if (!this.cache?.isUsable || !isWellFormedToken(token, this.options.tokenLength, this.options.tokenPrefix)) {
-      return undefined;
-    }
-    const now = new Date();
-    const session = this.validCached(this.digestsOf(token)[0], now);
-    if (!session) return undefined;
-    if (this.options.extendOnUse && this.staleBy(session, now, this.options.extendThreshold) !== null) return undefined;
-    return session;
-  }
-
-  /**
-   * Writes a later expiry when it moves by more than `threshold` seconds. The
-   * write is conditional, so concurrent requests (here or in other processes)
-   * extend once and a deleted row stays deleted; the memo of recent extensions
-   * keeps concurrent requests in this process from even sending it.
-   */
-  private async extendIfStale(
+  private extendIfStale(
     session: Session<Data>,
     now: Date,
     threshold: number | null,
     whileValid = true,
-  ): Promise<Session<Data>> {
+  ): Session<Data> | Promise<Session<Data>> {
     const target = this.staleBy(session, now, threshold);
-    if (target === null) return session;
+    return target === null ? session : this.writeExtension(session, target, now, threshold, whileValid);
+  }
+
+  private async writeExtension(
+    session: Session<Data>,
+    target: Date,
+    now: Date,
+    threshold: number | null,
+    whileValid: boolean,
+  ): Promise<Session<Data>> {
     if (this.recentExtensions.size >= RECENT_EXTENSIONS) this.recentExtensions.clear();
     this.recentExtensions.set(session.id, target.getTime());
     try {

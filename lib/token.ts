@@ -1,4 +1,4 @@
-import { createHash, getHashes, randomBytes } from 'node:crypto';
+import { getHashes, hash, randomBytes } from 'node:crypto';
 
 /** Fewer characters than this give under 128 bits of entropy (6 bits a character). */
 export const MIN_TOKEN_LENGTH = 22;
@@ -73,9 +73,8 @@ export function digest(token: string, algorithm: string | null = 'sha256', secre
   if (!isHashAlgorithm(algorithm)) {
     throw new TypeError(`digest: unknown hash algorithm ${describe(algorithm)}; see crypto.getHashes()`);
   }
-  const hash = createHash(algorithm);
-  if (secret) hash.update(secret);
-  return hash.update(token).digest('hex');
+  // One-shot `crypto.hash` (Node 20.12+): no Hash object, about three times faster for a token.
+  return hash(algorithm, secret ? secret + token : token, 'hex');
 }
 
 let hashes: Set<string> | undefined;

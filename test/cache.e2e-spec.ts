@@ -1,8 +1,10 @@
 import { Client } from 'pg';
-import type { Session, SessionsService } from '../lib';
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
+import { AuthenticatedGuard, type Session, type SessionsService } from '../lib';
 import { onPglite } from './support/database';
 import { MeController } from './support/me.controller';
 import { createTestApp, type TestApp } from './support/app';
+import { activate } from './support/guard';
 
 /** Statements on the sessions table: the listener's own probe notices are not lookups. */
 const lookups = (t: TestApp) => t.log.matching(/"sessions"/);
@@ -66,6 +68,29 @@ const until = async (condition: () => boolean, what: string) => {
     expect(lookups(b)).toHaveLength(1);
     for (let i = 0; i < 5; i++) expect((await me(b, token)).status).toBe(200);
     expect(lookups(b)).toHaveLength(1);
+  });
+
+  it('the guard hashes a token once per request, and answers a cached session without a promise', async () => {
+    const guard = b.app.get(AuthenticatedGuard);
+    const context = (token: string) => {
+      const host = new ExecutionContextHost(
+        [{ headers: { 'x-auth-token': token } }, {}, () => undefined],
+        MeController,
+        MeController.prototype.me,
+      );
+      host.setType('http');
+      return host;
+    };
+    const { token } = await sa.create({ userId: 'sync' });
+    const digests = jest.spyOn(sb, 'digestsOf');
+    try {
+      await expect(activate(guard, context(token))).resolves.toBe(true); // a miss: one lookup
+      expect(digests).toHaveBeenCalledTimes(1);
+      expect(guard.canActivate(context(token))).toBe(true); // a hit: no promise at all
+      expect(digests).toHaveBeenCalledTimes(2);
+    } finally {
+      digests.mockRestore();
+    }
   });
 
   it('serves copies: a handler mutating the session does not change the cache', async () => {

@@ -3,6 +3,7 @@ import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
 import { Authenticated, AuthenticatedGuard, CurrentSession, generateToken, type RequestLike } from '../lib';
 import { createTestApp, type TestApp } from './support/app';
+import { activate } from './support/guard';
 
 /**
  * The subclass the README shows, without @nestjs/graphql installed:
@@ -65,7 +66,7 @@ describe('a GraphQL guard: AuthenticatedGuard subclassed with getRequest/getResp
   it('authenticates from the GraphQL context and @CurrentSession() finds the session there', async () => {
     const { session, token } = await t.sessions().create({ userId: 'alice' });
     const { context, req } = gqlContext(MeResolver.prototype.me, { authorization: `Bearer ${token}` });
-    await expect(guard.canActivate(context)).resolves.toBe(true);
+    await expect(activate(guard, context)).resolves.toBe(true);
     expect((req.authSession as { id: string }).id).toBe(session.id);
     expect((currentSession(undefined, context) as { id: string }).id).toBe(session.id);
     expect(currentSession('userId', context)).toBe('alice');
@@ -73,13 +74,13 @@ describe('a GraphQL guard: AuthenticatedGuard subclassed with getRequest/getResp
 
   it('refuses a bad token with a 401 and the challenge on the response it was given', async () => {
     const { context, res } = gqlContext(MeResolver.prototype.me, { 'x-auth-token': generateToken() });
-    await expect(guard.canActivate(context)).rejects.toBeInstanceOf(UnauthorizedException);
+    await expect(activate(guard, context)).rejects.toBeInstanceOf(UnauthorizedException);
     expect(res.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
   });
 
   it('lets an optional resolver run anonymously, @CurrentSession() undefined', async () => {
     const { context } = gqlContext(MeResolver.prototype.maybe, {});
-    await expect(guard.canActivate(context)).resolves.toBe(true);
+    await expect(activate(guard, context)).resolves.toBe(true);
     expect(currentSession(undefined, context)).toBeUndefined();
   });
 
@@ -88,7 +89,7 @@ describe('a GraphQL guard: AuthenticatedGuard subclassed with getRequest/getResp
     const args = { setHeader: jest.fn(), header: jest.fn() }; // a resolver argument named like a method
     const context = new ExecutionContextHost([{ headers: {} }, args, {}, {}], MeResolver, MeResolver.prototype.me);
     context.setType('graphql');
-    await expect(base.canActivate(context)).rejects.toBeInstanceOf(UnauthorizedException);
+    await expect(activate(base, context)).rejects.toBeInstanceOf(UnauthorizedException);
     expect(args.setHeader).not.toHaveBeenCalled();
     expect(args.header).not.toHaveBeenCalled();
   });

@@ -2,6 +2,7 @@ import { UnauthorizedException } from '@nestjs/common';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
 import { Authenticated, AuthenticatedGuard } from '../lib';
 import { createTestApp, type TestApp } from './support/app';
+import { activate } from './support/guard';
 
 class ChatGateway {
   @Authenticated()
@@ -28,9 +29,9 @@ describe('AuthenticatedGuard on WebSocket messages', () => {
     const guard = t.app.get(AuthenticatedGuard);
     const { session, token } = await t.sessions().create({ userId: 'u' });
     const client = { headers: { 'x-auth-token': token } };
-    await expect(guard.canActivate(wsContext(client))).resolves.toBe(true);
-    await expect(guard.canActivate(wsContext(client))).resolves.toBe(true);
+    await expect(activate(guard, wsContext(client))).resolves.toBe(true);
+    await expect(activate(guard, wsContext(client))).resolves.toBe(true);
     await t.sessions().delete(session);
-    await expect(guard.canActivate(wsContext(client))).rejects.toBeInstanceOf(UnauthorizedException);
+    await expect(activate(guard, wsContext(client))).rejects.toBeInstanceOf(UnauthorizedException);
   });
 });
