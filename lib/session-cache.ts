@@ -6,8 +6,16 @@ interface Entry {
   session: Session;
   /** `data` as JSON text, parsed afresh for each copy, so no caller can change what the next one gets. */
   data: string;
-  /** The session's own properties, listed once rather than on every hit. */
+  /** The session's own properties, listed once rather than on every hit, in the row's order. */
   keys: string[];
+  /** What each of `keys` holds: copied as is, a `Date` to copy, or `data`. */
+  kinds: Kind[];
+}
+
+const enum Kind {
+  Plain,
+  Date,
+  Data,
 }
 
 /**
@@ -62,20 +70,15 @@ export class SessionCache {
     if (!this.usable) return undefined;
     const entry = this.lru.get(digest);
     if (!entry) return undefined;
-    const { session, keys } = entry;
+    const { session, keys, kinds } = entry;
     const copy = Object.create(Object.getPrototypeOf(session)) as Session;
+    // In the row's order, so a cached copy has the same shape (and JSON) as a fresh one.
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i];
-      const value = session[key];
-      // In the row's order, so a cached copy has the same shape (and JSON) as a fresh one.
-      copy[key] =
-        key === 'data'
-          ? entry.data === '{}'
-            ? {}
-            : JSON.parse(entry.data)
-          : value instanceof Date
-            ? new Date(value.getTime())
-            : value;
+      const kind = kinds[i];
+      if (kind === Kind.Plain) copy[key] = session[key];
+      else if (kind === Kind.Date) copy[key] = new Date((session[key] as Date).getTime());
+      else copy[key] = entry.data === '{}' ? {} : JSON.parse(entry.data);
     }
     copy.authTokenDigest = session.authTokenDigest;
     return copy;
@@ -87,7 +90,10 @@ export class SessionCache {
     if (previous !== undefined && previous !== digest) this.lru.delete(previous);
     const keys = Object.keys(session);
     if (!keys.includes('data')) keys.push('data');
-    this.lru.set(digest, { session, data: JSON.stringify(session.data ?? {}), keys });
+    const kinds = keys.map((key) =>
+      key === 'data' ? Kind.Data : session[key] instanceof Date ? Kind.Date : Kind.Plain,
+    );
+    this.lru.set(digest, { session, data: JSON.stringify(session.data ?? {}), keys, kinds });
     this.keysById.set(session.id, digest);
   }
 

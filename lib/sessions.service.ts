@@ -410,9 +410,9 @@ export class SessionsService<Data extends object = Record<string, any>>
    */
   private staleBy(session: Session<Data>, now: Date, threshold: number | null): Date | null {
     if (threshold === null || session.expiresAt === null || this.options.ttl === null) return null;
-    const target = this.expiryFrom(session.insertedAt, now);
+    const target = this.expiryMs(session.insertedAt, now); // a number: most requests need no Date
     const known = Math.max(session.expiresAt.getTime(), this.recentExtensions.get(session.id) ?? 0);
-    if (target !== null && target.getTime() - known > threshold * 1000) return target;
+    if (target !== Infinity && target - known > threshold * 1000) return new Date(target);
     if (known > session.expiresAt.getTime()) session.expiresAt = new Date(known);
     return null;
   }
@@ -471,11 +471,16 @@ export class SessionsService<Data extends object = Record<string, any>>
 
   /** `now + ttl`, never past `insertedAt + absoluteTtl`; `null` = never expires. */
   private expiryFrom(insertedAt: Date, now: Date): Date | null {
+    const expiry = this.expiryMs(insertedAt, now);
+    return expiry === Infinity ? null : new Date(expiry);
+  }
+
+  /** `expiryFrom` in epoch milliseconds; `Infinity` = never expires. */
+  private expiryMs(insertedAt: Date, now: Date): number {
     const { ttl, absoluteTtl } = this.options;
     const sliding = ttl === null ? Infinity : now.getTime() + ttl * 1000;
     const absolute = absoluteTtl === null ? Infinity : insertedAt.getTime() + absoluteTtl * 1000;
-    const expiry = Math.min(sliding, absolute);
-    return expiry === Infinity ? null : new Date(expiry);
+    return Math.min(sliding, absolute);
   }
 
   private where(method: string, filters: SessionFilters, now: Date, status: 'valid' | 'all' | 'expired'): Where {
