@@ -15,7 +15,7 @@ export const DESCRIPTIONS: Record<ScenarioName, string> = {
   public: 'Nest route, no guard, no database',
   floor: 'hand-written lookup by digest on a plain pg.Pool',
   authenticated: '@Authenticated() route (nestjs-ecto-sessions)',
-  cached: "@Authenticated() route, cache: { ttl: '30s', max: 200_000 }",
+  cached: "@Authenticated() route, cache: { ttl: '10m', max: 200_000 }",
   'express-session': 'express-session + connect-pg-simple (defaults)',
 };
 

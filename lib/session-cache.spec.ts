@@ -26,6 +26,18 @@ describe('SessionCache', () => {
     expect(cache.get('digest-a')?.id).toBe('a');
   });
 
+  it('spreads expiries over the last tenth of the ttl, so sessions cached together do not all expire together', () => {
+    const cache = new SessionCache({ ttl: 100, max: 1000 });
+    cache.setUsable(true);
+    for (let i = 0; i < 200; i++) cache.set(`digest-${i}`, session(String(i)), cache.stamp);
+    const remaining = Array.from({ length: 200 }, (_, i) => cache.remainingTtl(`digest-${i}`));
+    for (const ms of remaining) {
+      expect(ms).toBeGreaterThan(89_000);
+      expect(ms).toBeLessThanOrEqual(100_000);
+    }
+    expect(new Set(remaining.map((ms) => Math.round(ms / 1000))).size).toBeGreaterThan(5);
+  });
+
   it('serves copies that share nothing mutable with the entry', () => {
     const cache = new SessionCache({ ttl: 60, max: 10 });
     cache.setUsable(true);

@@ -34,8 +34,10 @@ export class SessionCache {
    * row that was revoked meanwhile, and must not put it back (see `set`).
    */
   private generation = 0;
+  private readonly ttlMs: number;
 
   constructor(options: { ttl: number; max: number }) {
+    this.ttlMs = options.ttl * 1000;
     this.lru = new LRUCache<string, Entry>({
       max: options.max,
       ttl: options.ttl * 1000,
@@ -93,8 +95,16 @@ export class SessionCache {
     const kinds = keys.map((key) =>
       key === 'data' ? Kind.Data : session[key] instanceof Date ? Kind.Date : Kind.Plain,
     );
-    this.lru.set(digest, { session, data: JSON.stringify(session.data ?? {}), keys, kinds });
+    // Each entry lives 90 to 100 % of the ttl: sessions cached in one burst (a
+    // restart, a deploy) then expire spread out, not in one burst of lookups.
+    const ttl = Math.round(this.ttlMs * (0.9 + Math.random() * 0.1));
+    this.lru.set(digest, { session, data: JSON.stringify(session.data ?? {}), keys, kinds }, { ttl });
     this.keysById.set(session.id, digest);
+  }
+
+  /** Milliseconds until the entry of a digest expires (0 when there is none). */
+  remainingTtl(digest: string): number {
+    return Math.max(0, this.lru.getRemainingTTL(digest));
   }
 
   /** Records a newer expiry written by this process. */
