@@ -13,22 +13,8 @@ import type { Session } from './session.entity';
 import { AUTHENTICATED_KEY, DEFAULT_KIND, PUBLIC_KEY, SESSION_REQUEST_KEY } from './sessions.constants';
 import type { SessionsService } from './sessions.service';
 import { getSessionsToken } from './sessions.tokens';
+import { currentSessionOf, exposeSession, foundKind, rememberSession } from './request-sessions';
 import { extractToken, type RequestLike } from './token-extraction';
-
-/** What the guard found for one request: the current session and, on HTTP, each kind's (a second guard run costs nothing). */
-interface Found {
-  current: Session;
-  byKind: Record<string, Session>;
-}
-
-/**
- * Keyed by the object that lives as long as the request: the HTTP request, the
- * GraphQL context, the WebSocket client (whatever a subclass's `getRequest`
- * returned). A map rather than properties on the request: on Express 5's
- * requests (whose prototype Express swaps) a missing property costs about 1 µs
- * to read and a new one about 5 µs to add, which a cached request felt.
- */
-const FOUND = new WeakMap<object, Found>();
 
 /** The per-request object of a non-HTTP context: the GraphQL context, else the first handler argument. */
 function carrierOf(context: ExecutionContext): unknown {
@@ -40,10 +26,8 @@ function carrierOf(context: ExecutionContext): unknown {
  * `@CurrentSession()` returns. On HTTP it is also `request.authSession`.
  */
 export function getCurrentSession(context: ExecutionContext): Session | undefined {
-  const http = context.getType() === 'http';
-  const carrier = http ? context.switchToHttp().getRequest() : carrierOf(context);
-  if (typeof carrier !== 'object' || carrier === null) return undefined;
-  return FOUND.get(carrier)?.current ?? (http ? carrier[SESSION_REQUEST_KEY] : undefined);
+  const carrier = context.getType() === 'http' ? context.switchToHttp().getRequest() : carrierOf(context);
+  return typeof carrier === 'object' && carrier !== null ? currentSessionOf(carrier) : undefined;
 }
 
 /**
@@ -81,7 +65,7 @@ export class AuthenticatedGuard implements CanActivate {
     // The memo lives as long as an HTTP request; a WebSocket client or GraphQL
     // context outlives many messages, each of which must be authenticated again.
     const http = context.getType() === 'http';
-    if (http && FOUND.get(request)?.byKind[name]) return true;
+    if (http && foundKind(request, name)) return true;
 
     const service = this.getService(name);
     const token = this.extractToken(request, service.options.tokenFrom);
@@ -131,14 +115,11 @@ export class AuthenticatedGuard implements CanActivate {
   ): true {
     if (!session) this.refuse(context, 'Bearer error="invalid_token"');
     const carrier = http ? request : carrierOf(context);
-    if (typeof carrier === 'object' && carrier !== null) {
-      const found = http ? FOUND.get(carrier) : undefined; // elsewhere each message is authenticated anew
-      if (found) {
-        found.current = session;
-        found.byKind[name] = session;
-      } else FOUND.set(carrier, { current: session, byKind: http ? { [name]: session } : {} });
+    if (typeof carrier === 'object' && carrier !== null) rememberSession(carrier, http, name, session);
+    if (typeof request === 'object' && request !== null) {
+      if (http) exposeSession(request, session);
+      else request[SESSION_REQUEST_KEY] = session;
     }
-    if (request) request[SESSION_REQUEST_KEY] = session; // documented for middleware and interceptors
     return true;
   }
 

@@ -1,4 +1,14 @@
-import { Controller, Get } from '@nestjs/common';
+import {
+  type CallHandler,
+  Controller,
+  type ExecutionContext,
+  Get,
+  Injectable,
+  type NestInterceptor,
+  UseInterceptors,
+} from '@nestjs/common';
+import { IncomingMessage } from 'node:http';
+import { map } from 'rxjs';
 import { Authenticated, CurrentSession, generateToken, type Session } from '../lib';
 import { type Adapter, createTestApp, type TestApp } from './support/app';
 import { sql } from './support/database';
@@ -23,6 +33,33 @@ class AccountController {
   @Get('unguarded')
   unguarded(@CurrentSession() session?: Session) {
     return { session: session ?? null };
+  }
+}
+
+/** What an interceptor (it runs after the guards) sees on `request.authSession`; `?own=1` assigns its own first. */
+@Injectable()
+class AuthSessionEcho implements NestInterceptor {
+  intercept(context: ExecutionContext, next: CallHandler) {
+    const request = context.switchToHttp().getRequest();
+    if (request.query?.own) request.authSession = { id: 'own' };
+    const seen = request.authSession?.id ?? null;
+    return next.handle().pipe(map((body) => ({ ...body, seen })));
+  }
+}
+
+@UseInterceptors(AuthSessionEcho)
+@Controller('echo')
+class EchoController {
+  @Authenticated()
+  @Get()
+  me(@CurrentSession('id') id: string) {
+    return { id };
+  }
+
+  @Authenticated({ optional: true })
+  @Get('maybe')
+  maybe() {
+    return {};
   }
 }
 
@@ -86,7 +123,7 @@ describe.each<Adapter>(['express', 'fastify'])('@Authenticated() over HTTP on %s
     t = await createTestApp({
       adapter,
       listen: true,
-      controllers: [AccountController, KeysController, MixedController],
+      controllers: [AccountController, KeysController, MixedController, EchoController],
       kinds: [
         {},
         { name: 'apiKeys', ttl: null, tokenFrom: [{ type: 'header', name: 'x-api-key' }, { type: 'bearer' }] },
@@ -324,6 +361,24 @@ describe.each<Adapter>(['express', 'fastify'])('@Authenticated() over HTTP on %s
 
     it('is undefined on a route without the guard', async () => {
       expect((await get('/unguarded', { 'x-auth-token': tokens.a })).json).toEqual({ session: null });
+    });
+  });
+
+  describe('request.authSession', () => {
+    it('is the session for interceptors, request by request', async () => {
+      expect((await get('/echo', { 'x-auth-token': tokens.a })).json).toEqual({ id: ids.a, seen: ids.a });
+      expect((await get('/echo', { 'x-auth-token': tokens.b })).json).toEqual({ id: ids.b, seen: ids.b });
+      expect((await get('/echo/maybe')).json).toEqual({ seen: null });
+    });
+
+    it("an app's own assignment wins for that request only", async () => {
+      expect((await get('/echo?own=1', { 'x-auth-token': tokens.a })).json).toEqual({ id: ids.a, seen: 'own' });
+      expect((await get('/echo', { 'x-auth-token': tokens.c })).json).toEqual({ id: ids.c, seen: ids.c });
+    });
+
+    it("is not added to Node's own request class, which every server in the process shares", () => {
+      expect('authSession' in IncomingMessage.prototype).toBe(false);
+      expect('authSession' in Object.prototype).toBe(false);
     });
   });
 
