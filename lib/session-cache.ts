@@ -6,9 +6,13 @@ interface Entry {
   session: Session;
   /** `data` as JSON text, parsed afresh for each copy, so no caller can change what the next one gets. */
   data: string;
-  /** The session's own properties, listed once rather than on every hit, in the row's order. */
+  shape: Shape;
+}
+
+/** A session's own properties in the row's order, and what each holds; shared by the entries that look alike. */
+interface Shape {
   keys: string[];
-  /** What each of `keys` holds: copied as is, a `Date` to copy, or `data`. */
+  /** Copied as is, a `Date` to copy, or `data`. */
   kinds: Kind[];
 }
 
@@ -35,6 +39,7 @@ export class SessionCache {
    */
   private generation = 0;
   private readonly ttlMs: number;
+  private lastShape: Shape | undefined;
 
   constructor(options: { ttl: number; max: number }) {
     this.ttlMs = options.ttl * 1000;
@@ -72,7 +77,8 @@ export class SessionCache {
     if (!this.usable) return undefined;
     const entry = this.lru.get(digest);
     if (!entry) return undefined;
-    const { session, keys, kinds } = entry;
+    const { session } = entry;
+    const { keys, kinds } = entry.shape;
     const copy = Object.create(Object.getPrototypeOf(session)) as Session;
     // In the row's order, so a cached copy has the same shape (and JSON) as a fresh one.
     for (let i = 0; i < keys.length; i++) {
@@ -90,16 +96,29 @@ export class SessionCache {
     if (!this.usable || stamp !== this.generation) return;
     const previous = this.keysById.get(session.id);
     if (previous !== undefined && previous !== digest) this.lru.delete(previous);
+    const shape = this.shapeOf(session);
+    // Each entry lives 90 to 100 % of the ttl: sessions cached in one burst (a
+    // restart, a deploy) then expire spread out, not in one burst of lookups.
+    const ttl = Math.round(this.ttlMs * (0.9 + Math.random() * 0.1));
+    this.lru.set(digest, { session, data: JSON.stringify(session.data ?? {}), shape }, { ttl });
+    this.keysById.set(session.id, digest);
+  }
+
+  /** The shape of a session: the last one's when it matches (rows of one table almost always do). */
+  private shapeOf(session: Session): Shape {
     const keys = Object.keys(session);
     if (!keys.includes('data')) keys.push('data');
     const kinds = keys.map((key) =>
       key === 'data' ? Kind.Data : session[key] instanceof Date ? Kind.Date : Kind.Plain,
     );
-    // Each entry lives 90 to 100 % of the ttl: sessions cached in one burst (a
-    // restart, a deploy) then expire spread out, not in one burst of lookups.
-    const ttl = Math.round(this.ttlMs * (0.9 + Math.random() * 0.1));
-    this.lru.set(digest, { session, data: JSON.stringify(session.data ?? {}), keys, kinds }, { ttl });
-    this.keysById.set(session.id, digest);
+    const last = this.lastShape;
+    if (
+      last &&
+      last.keys.length === keys.length &&
+      keys.every((key, i) => last.keys[i] === key && last.kinds[i] === kinds[i])
+    )
+      return last;
+    return (this.lastShape = { keys, kinds });
   }
 
   /** Milliseconds until the entry of a digest expires (0 when there is none). */
