@@ -79,24 +79,13 @@ export class AuthenticatedGuard implements CanActivate {
     } catch (error) {
       this.unavailable(name, error);
     }
-    if (found instanceof Promise) return this.settle(context, request, http, name, found);
-    return this.accept(context, request, http, name, found);
-  }
-
-  private async settle(
-    context: ExecutionContext,
-    request: Record<string | symbol, unknown>,
-    http: boolean,
-    name: string,
-    lookup: Promise<Session | null>,
-  ): Promise<boolean> {
-    let session: Session | null;
-    try {
-      session = await lookup;
-    } catch (error) {
-      this.unavailable(name, error);
+    if (found instanceof Promise) {
+      return found.then(
+        (session) => this.accept(context, request, http, name, session),
+        (error: unknown) => this.unavailable(name, error),
+      );
     }
-    return this.accept(context, request, http, name, session);
+    return this.accept(context, request, http, name, found);
   }
 
   private unavailable(name: string, error: unknown): never {

@@ -158,13 +158,14 @@ export class SessionsService<Data extends object = Record<string, any>>
     return this.lookUp(digests, now, extend);
   }
 
-  private async lookUp(digests: string[], now: Date, extend: boolean): Promise<Session<Data> | null> {
+  private lookUp(digests: string[], now: Date, extend: boolean): Promise<Session<Data> | null> {
     const stamp = this.cache?.stamp ?? 0;
-    const rows = await this.bounded(this.runHot(this.statements.lookup(digests, now)));
-    if (rows.length === 0) return null;
-    const session = this.statements.toSession(rows[0]) as Session<Data>;
-    if (this.cache) this.cache.set(digests[0], this.statements.toSession(rows[0]), stamp);
-    return extend ? this.extendIfStale(session, now, this.options.extendThreshold) : session;
+    return this.bounded(this.runHot(this.statements.lookup(digests, now))).then((rows) => {
+      if (rows.length === 0) return null;
+      const session = this.statements.toSession(rows[0]) as Session<Data>;
+      if (this.cache) this.cache.set(digests[0], this.statements.toSession(rows[0]), stamp);
+      return extend ? this.extendIfStale(session, now, this.options.extendThreshold) : session;
+    });
   }
 
   /** The first session matching the filters (newest first), or `null`. */
