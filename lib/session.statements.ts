@@ -384,8 +384,17 @@ export function quote(identifier: string): string {
 }
 
 /** UTC, with a `Z`: right for `timestamptz`, and stored as UTC wall time in a naive `timestamp`. */
+let lastMs = NaN;
+let lastIso = '';
+
+/** `toISOString`, remembered for the last instant: requests in the same millisecond share it. */
 export function iso(date: Date): string {
-  return date.toISOString();
+  const ms = date.getTime();
+  if (ms !== lastMs) {
+    lastIso = date.toISOString(); // throws for an invalid date, as before
+    lastMs = ms;
+  }
+  return lastIso;
 }
 
 /**
@@ -401,6 +410,8 @@ export function parseTimestamp(value: unknown): Date | null {
   if (value instanceof Date) return value;
   const text = String(value);
   if (text === 'infinity') return new Date(8.64e15);
+  const fast = commonTimestamp(text);
+  if (!Number.isNaN(fast)) return new Date(fast);
   const match = TIMESTAMP.exec(text);
   if (!match) return new Date(text);
   // Numbers, not a rebuilt ISO string for Date to parse again: this runs three times a request.
@@ -408,4 +419,68 @@ export function parseTimestamp(value: unknown): Date | null {
   const millis = fraction ? Number(fraction.slice(0, 3).padEnd(3, '0')) : 0;
   const offset = sign ? (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om ?? 0)) : 0;
   return new Date(Date.UTC(+y, +mo - 1, +d, +h, +mi, +sec, millis) - offset * 60_000);
+}
+
+/**
+ * The forms PostgreSQL prints (`2026-11-27 12:00:00.123456+00`, with or
+ * without fraction and offset) read by character codes, without the regular
+ * expression's match array and substrings: three run per authenticated request.
+ * `NaN` for anything else, which `TIMESTAMP` then reads.
+ */
+function commonTimestamp(text: string): number {
+  const length = text.length;
+  if (length < 19 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) return NaN; // '-'
+  const separator = text.charCodeAt(10);
+  if ((separator !== 32 && separator !== 84) || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return NaN; // ' ' or 'T', ':'
+  const year = digitsAt(text, 0, 4);
+  if (!(year >= 100)) return NaN; // Date.UTC reads 0 to 99 as 1900 to 1999
+  let at = 19;
+  let millis = 0;
+  if (at < length && text.charCodeAt(at) === 46) {
+    // '.': up to six digits, milliseconds from the first three
+    let digits = 0;
+    for (at++; at < length && isDigit(text.charCodeAt(at)); at++, digits++) {
+      if (digits < 3) millis = millis * 10 + text.charCodeAt(at) - 48;
+    }
+    if (digits === 0) return NaN;
+    for (let d = digits; d < 3; d++) millis *= 10;
+  }
+  let offset = 0;
+  if (at < length) {
+    const sign = text.charCodeAt(at);
+    if (sign === 90 && at === length - 1)
+      offset = 0; // 'Z'
+    else if (sign === 43 || sign === 45) {
+      // '+' or '-': hours, then optionally minutes with or without ':'
+      const hours = digitsAt(text, at + 1, 2);
+      at += 3;
+      if (at < length && text.charCodeAt(at) === 58) at++;
+      const minutes = at < length ? digitsAt(text, at, 2) : 0;
+      if (at < length) at += 2;
+      if (at !== length || Number.isNaN(hours + minutes)) return NaN;
+      offset = (sign === 45 ? -1 : 1) * (hours * 60 + minutes);
+    } else return NaN;
+  }
+  const month = digitsAt(text, 5, 2);
+  const day = digitsAt(text, 8, 2);
+  const hour = digitsAt(text, 11, 2);
+  const minute = digitsAt(text, 14, 2);
+  const second = digitsAt(text, 17, 2);
+  if (Number.isNaN(month + day + hour + minute + second)) return NaN;
+  return Date.UTC(year, month - 1, day, hour, minute, second, millis) - offset * 60_000;
+}
+
+function isDigit(code: number): boolean {
+  return code >= 48 && code <= 57;
+}
+
+/** The number written by `count` digits from `start`, or `NaN`. */
+function digitsAt(text: string, start: number, count: number): number {
+  let value = 0;
+  for (let i = start; i < start + count; i++) {
+    const code = text.charCodeAt(i);
+    if (!isDigit(code)) return NaN;
+    value = value * 10 + code - 48;
+  }
+  return value;
 }
