@@ -3,7 +3,8 @@ import type { MikroORM } from '@mikro-orm/core';
 type Row = Record<string, unknown>;
 
 interface PooledClient {
-  query(text: string, values: unknown[]): Promise<{ rows: Row[] }>;
+  /** pg's `Client#query` with a callback (then it makes no promise of its own). */
+  query(text: string, values: unknown[], callback: (error: Error | null, result: { rows: Row[] }) => void): void;
 }
 
 interface PoolClient {
@@ -49,36 +50,47 @@ export class DirectQuery {
   }
 
   /**
-   * Runs one statement with `?` placeholders and gives its rows. Written with
-   * `then` and an unawaited release: every promise on this path costs, more so
-   * under the async hooks that the ORM's request context turns on.
+   * Runs one statement with `?` placeholders and gives its rows. One promise of
+   * its own, pg called with a callback, the release not awaited: every promise
+   * on this path costs, more so under the async hooks of the ORM's request context.
    */
   rows(sql: string, params: unknown[]): Promise<Row[]> {
     const text = this.toNumbered(sql);
     const started = Date.now();
-    return this.pool.acquireConnection().then((connection) =>
-      connection.query(text, params).then(
-        ({ rows }) => {
+    return new Promise<Row[]>((resolve, reject) => {
+      this.pool.acquireConnection().then((connection) => {
+        const done = (error: Error | null, result?: { rows: Row[] }) => {
           this.release(connection);
-          this.log(text, started, rows.length);
-          return rows;
-        },
-        (error: unknown) => {
-          this.release(connection);
-          this.log(text, started, undefined, 'error');
-          throw error;
-        },
-      ),
-    );
+          this.log(text, started, result?.rows.length, error ? 'error' : undefined);
+          if (error) reject(error);
+          else resolve(result!.rows);
+        };
+        try {
+          connection.query(text, params, done);
+        } catch (error) {
+          done(error as Error); // a client that cannot take a query: the lookup fails, never hangs
+        }
+      }, reject);
+    });
   }
 
   private release(connection: PooledClient): void {
-    this.pool.releaseConnection(connection).catch(() => undefined); // knex logs its own release failures
+    try {
+      // knex's release is synchronous and resolves at once; a failure is knex's to log, not the lookup's.
+      this.pool.releaseConnection(connection).catch(() => undefined);
+    } catch {
+      // idem
+    }
   }
 
+  /** Never throws: it runs inside pg's socket callback, where a throw would be uncaught. */
   private log(query: string, started: number, results?: number, level?: 'error'): void {
-    if (this.logger?.isEnabled && !this.logger.isEnabled('query')) return;
-    this.logger?.logQuery({ query, took: Date.now() - started, results, ...(level ? { level } : {}) });
+    try {
+      if (this.logger?.isEnabled && !this.logger.isEnabled('query')) return;
+      this.logger?.logQuery({ query, took: Date.now() - started, results, ...(level ? { level } : {}) });
+    } catch {
+      // a failing query logger must not fail (or crash) the lookup
+    }
   }
 
   /** `?` → `$1`, `$2`… as PostgreSQL takes them; the hot statements are few, so each is converted once. */
