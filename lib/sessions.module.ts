@@ -1,6 +1,7 @@
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import { MikroORM } from '@mikro-orm/core';
-import { ModuleRef } from '@nestjs/core';
+import { DiscoveryModule, ModuleRef } from '@nestjs/core';
+import { AuthenticatedKindsCheck } from './authenticated-kinds.check';
 import { AuthenticatedGuard } from './authenticated.guard';
 import { registerEntity } from './entities-storage';
 import { assertInstalledOrmSupported } from './orm-compat';
@@ -92,10 +93,12 @@ export class EctoSessionsModule extends ConfigurableSessionsModule {
         inject: [optionsToken, ModuleRef, { token: MikroORM, optional: true }],
       },
       AuthenticatedGuard,
+      AuthenticatedKindsCheck,
     ];
     return {
       ...base,
       global: true,
+      imports: [...(base.imports ?? []), DiscoveryModule],
       providers: [...(base.providers ?? []), ...providers],
       exports: [...(base.exports ?? []), optionsToken, serviceToken, AuthenticatedGuard],
     };

@@ -1,8 +1,9 @@
-import { Injectable, Module } from '@nestjs/common';
+import { Controller, Get, Injectable, Module } from '@nestjs/common';
 import { MikroORM } from '@mikro-orm/core';
 import { MikroOrmModule } from '@mikro-orm/nestjs';
 import { Test } from '@nestjs/testing';
 import {
+  Authenticated,
   EctoSessionsModule,
   type EctoSessionsOptions,
   type EctoSessionsOptionsFactory,
@@ -31,6 +32,30 @@ class Admin {
     readonly sessions: SessionsService,
     @InjectSessions('apiKeys') readonly apiKeys: SessionsService,
   ) {}
+}
+
+@Controller()
+class TypoController {
+  @Authenticated({ name: 'apiKey' })
+  @Get('keys')
+  keys() {
+    return {};
+  }
+
+  @Authenticated({ name: 'apiKeys' })
+  @Get('fine')
+  fine() {
+    return {};
+  }
+}
+
+@Authenticated()
+@Controller('default')
+class DefaultKindController {
+  @Get()
+  me() {
+    return {};
+  }
 }
 
 async function bootAsync(sessionsModule: ReturnType<typeof EctoSessionsModule.forRootAsync>) {
@@ -110,6 +135,34 @@ describe('EctoSessionsModule', () => {
   it('says what is missing without an ORM', async () => {
     const moduleRef = Test.createTestingModule({ imports: [EctoSessionsModule.forRoot({})] });
     await expect(moduleRef.compile()).rejects.toThrow(/option "orm" is missing: import MikroOrmModule/);
+  });
+
+  it('an @Authenticated() naming a kind nobody registered fails start-up, saying where', async () => {
+    const init = async (kinds: EctoSessionsOptions[], controller: new () => unknown) => {
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          MikroOrmModule.forRoot({ ...ormOptions(), autoLoadEntities: true }),
+          ...kinds.map((kind) => EctoSessionsModule.forRoot(kind)),
+        ],
+        controllers: [controller],
+      }).compile();
+      const app = moduleRef.createNestApplication({ logger: false });
+      try {
+        await app.init();
+        return 'started';
+      } catch (error) {
+        return (error as Error).message;
+      } finally {
+        await app.close();
+      }
+    };
+    expect(await init([{}, { name: 'apiKeys' }], TypoController)).toBe(
+      `@Authenticated(): no session kind named "apiKey" (used on TypoController.keys); register it with EctoSessionsModule.forRoot({ name: 'apiKey' })`,
+    );
+    expect(await init([{ name: 'apiKeys' }], DefaultKindController)).toBe(
+      `@Authenticated(): no session kind named "default" (used on DefaultKindController); register it with EctoSessionsModule.forRoot()`,
+    );
+    expect(await init([{}, { name: 'apiKeys' }], DefaultKindController)).toBe('started');
   });
 
   it('two kinds side by side, each with its own table, service and injection token', async () => {
