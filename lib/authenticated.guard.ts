@@ -13,6 +13,7 @@ import type { Session } from './session.entity';
 import { AUTHENTICATED_KEY, DEFAULT_KIND, PUBLIC_KEY, SESSION_REQUEST_KEY } from './sessions.constants';
 import type { SessionsService } from './sessions.service';
 import { getSessionsToken } from './sessions.tokens';
+import type { ResponseLike } from './cookies';
 import { currentSessionOf, exposeSession, foundKind, rememberSession } from './request-sessions';
 import { extractToken, type RequestLike } from './token-extraction';
 
@@ -81,11 +82,11 @@ export class AuthenticatedGuard implements CanActivate {
     }
     if (found instanceof Promise) {
       return found.then(
-        (session) => this.accept(context, request, http, name, session),
+        (session) => this.accept(context, request, http, name, session, service, token!),
         (error: unknown) => this.unavailable(name, error),
       );
     }
-    return this.accept(context, request, http, name, found);
+    return this.accept(context, request, http, name, found, service, token!);
   }
 
   private unavailable(name: string, error: unknown): never {
@@ -97,12 +98,15 @@ export class AuthenticatedGuard implements CanActivate {
   /** Puts the session where `@CurrentSession()` finds it; refuses the request without one. */
   private accept(
     context: ExecutionContext,
-    request: Record<string | symbol, unknown>,
+    request: RequestLike & Record<string | symbol, unknown>,
     http: boolean,
     name: string,
     session: Session | null,
+    service: SessionsService,
+    token: string,
   ): true {
     if (!session) this.refuse(context, 'Bearer error="invalid_token"');
+    if (http && service.wasExtended(session)) this.refreshCookie(context, request, service, token, session);
     const carrier = http ? request : carrierOf(context);
     if (typeof carrier === 'object' && carrier !== null) rememberSession(carrier, http, name, session);
     if (typeof request === 'object' && request !== null) {
@@ -110,6 +114,28 @@ export class AuthenticatedGuard implements CanActivate {
       else request[SESSION_REQUEST_KEY] = session;
     }
     return true;
+  }
+
+  /**
+   * After a sliding extension, sends the token cookie again with a Max-Age that
+   * reaches the new expiry, when the token came from the kind's cookie.
+   */
+  private refreshCookie(
+    context: ExecutionContext,
+    request: RequestLike,
+    service: SessionsService,
+    token: string,
+    session: Session,
+  ): void {
+    const { tokenFrom, cookie } = service.options;
+    const source = tokenFrom.find((s) => s.type === 'cookie' && s.name === cookie.name);
+    if (!source || extractToken(request, [source]) !== token) return;
+    const response = this.getResponse(context);
+    try {
+      if (response) service.refreshCookie(response as ResponseLike, token, session);
+    } catch {
+      // a response we cannot set headers on: the session stays valid, only its cookie is not refreshed
+    }
   }
 
   /** `getOptions` once per controller and handler: metadata does not change after start-up. */

@@ -43,6 +43,8 @@ export class SessionsService<Data extends object = Record<string, any>>
   private readonly logger = new Logger('EctoSessions');
   /** Session id → the expiry (ms) an extension already wrote or is writing. */
   private readonly recentExtensions = new Map<string, number>();
+  /** Sessions whose expiry this process has just moved forward: the guard then sends their cookie again. */
+  private readonly extended = new WeakSet<object>();
   private pruneTimer: NodeJS.Timeout | undefined;
   private pruning: Promise<number | null> | undefined;
   private readonly cache: SessionCache | undefined;
@@ -321,6 +323,29 @@ export class SessionsService<Data extends object = Record<string, any>>
     appendSetCookie(response, sessionCookie(this.options.cookie, token));
   }
 
+  /**
+   * Whether this session object's expiry was just moved forward by this
+   * process (the guard then refreshes a cookie-borne token).
+   * @internal
+   */
+  wasExtended(session: Session<Data>): boolean {
+    return this.extended.has(session);
+  }
+
+  /**
+   * The token cookie again, living until the session's new expiry: sent when a
+   * sliding extension moved it, so an active browser's cookie does not run out
+   * before its session does.
+   * @internal
+   */
+  refreshCookie(response: ResponseLike, token: string, session: Session<Data>): void {
+    const maxAge =
+      session.expiresAt === null
+        ? this.options.cookie.maxAge
+        : Math.max(0, Math.ceil((session.expiresAt.getTime() - Date.now()) / 1000));
+    appendSetCookie(response, sessionCookie({ ...this.options.cookie, maxAge }, token));
+  }
+
   /** Tells the browser to drop the token cookie. */
   clearCookie(response: ResponseLike): void {
     appendSetCookie(response, clearedSessionCookie(this.options.cookie));
@@ -451,6 +476,7 @@ export class SessionsService<Data extends object = Record<string, any>>
       if (rows.length) {
         session.expiresAt = target;
         session.updatedAt = now;
+        this.extended.add(session);
         this.cache?.patch(session.id, target, now);
         this.events.emit('extended', { kind: this.name, session });
       } else {

@@ -4,6 +4,8 @@ import { Authenticated, CurrentSession, InjectSessions, SessionsService } from '
 import { type Adapter, createTestApp, type TestApp } from './support/app';
 import { call } from './support/http';
 import { createHttpTestApp } from './support/http-app';
+import { sql } from './support/database';
+import { MeController } from './support/me.controller';
 
 type AnyResponse = any;
 
@@ -207,5 +209,46 @@ describe.each<Adapter>(['express', 'fastify'])('with cookie-parser / @fastify/co
   it('keeps the cookies the framework’s own helper sets', async () => {
     const login = await call(`${t.url}/login-beside-plugin`, { method: 'POST' });
     expect(login.setCookies.map((c) => attributes(c).name).sort()).toEqual(['__Host-auth_token', 'plugin']);
+  });
+});
+
+describe.each<Adapter>(['express', 'fastify'])('a sliding extension refreshes the cookie on %s', (adapter) => {
+  let t: TestApp;
+  const kinds = [{ ttl: '2h', extendOnUse: true, extendThreshold: '1m', cookie: { secure: false } }];
+
+  beforeAll(async () => {
+    t = await createTestApp({ adapter, listen: true, controllers: [MeController], kinds });
+  });
+  afterAll(() => t.close());
+
+  /** A session whose expiry is 30 minutes away: the next use slides it to 2 hours. */
+  const dueSession = async () => {
+    const { session, token } = await t.sessions().create({ userId: 'alice' });
+    await sql(t.orm, `UPDATE "sessions" SET "expires_at" = now() + interval '30 minutes' WHERE "id" = ?`, [session.id]);
+    return token;
+  };
+
+  it('sends the cookie again with a Max-Age reaching the new expiry, once', async () => {
+    const token = await dueSession();
+    const first = await call(`${t.url}/me`, { headers: { cookie: `theme=dark; auth_token=${token}` } });
+    expect(first.status).toBe(200);
+    expect(first.setCookies).toHaveLength(1);
+    const cookie = attributes(first.setCookies[0]);
+    expect(cookie.name).toBe('auth_token');
+    expect(cookie.value).toBe(token);
+    expect(Number(cookie.attrs['max-age'])).toBeGreaterThan(7000);
+    expect(Number(cookie.attrs['max-age'])).toBeLessThanOrEqual(7200);
+    expect(cookie.attrs).toMatchObject({ path: '/', httponly: true, samesite: 'Lax' });
+    // Not due any more: nothing to refresh.
+    const second = await call(`${t.url}/me`, { headers: { cookie: `auth_token=${token}` } });
+    expect(second.status).toBe(200);
+    expect(second.setCookies).toEqual([]);
+  });
+
+  it('leaves cookies alone when the token came from a header', async () => {
+    const token = await dueSession();
+    const res = await call(`${t.url}/me`, { headers: { 'x-auth-token': token } });
+    expect(res.status).toBe(200);
+    expect(res.setCookies).toEqual([]);
   });
 });
