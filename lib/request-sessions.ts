@@ -63,6 +63,13 @@ export function exposeSession(request: object, session: Session): void {
 
 function exposeOn(proto: object): boolean {
   if (EXPOSED.has(proto)) return true;
+  // Fastify's encapsulated contexts chain their Request prototypes: ours, inherited, serves them too.
+  for (let above = Object.getPrototypeOf(proto); above !== null; above = Object.getPrototypeOf(above)) {
+    if (EXPOSED.has(above)) {
+      EXPOSED.add(proto);
+      return true;
+    }
+  }
   // Someone else's `authSession` (or a frozen prototype): leave it alone and set the property per request.
   if (SESSION_REQUEST_KEY in proto || !Object.isExtensible(proto)) return false;
   Object.defineProperty(proto, SESSION_REQUEST_KEY, {
