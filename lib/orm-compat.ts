@@ -18,8 +18,8 @@ import { dirname, join } from 'node:path';
  *
  * Also different, and needing nothing: MikroORM 7 inlines `?` parameters into the
  * SQL text (escaped by its platform) where 6 sends them to the server as bind
- * parameters; both return PostgreSQL timestamps as strings, which
- * `parseTimestamp` reads.
+ * parameters; the statements select timestamps as epoch
+ * milliseconds (`fromEpochMs`), the same on both.
  */
 
 /** The MikroORM majors this library is tested with. */

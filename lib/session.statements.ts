@@ -20,6 +20,32 @@ export interface Statement {
   params: unknown[];
 }
 
+/**
+ * The database's clock, read when the row is checked: every instance judges
+ * validity by this one clock, so neither clock skew between instances nor a
+ * request that waited for a pooled connection can see (or slide) a session the
+ * database already expired. `clock_timestamp()`, not `now()`: a statement that
+ * waited on a row lock held by `expire()` reads a time after that commit.
+ */
+const DB_NOW = 'extract(epoch from clock_timestamp())';
+
+/**
+ * Seconds since 1970 of a timestamp column: the true instant for `timestamptz`,
+ * the UTC wall time for the naive `timestamp` Ecto makes. So one expression
+ * compares either type with `DB_NOW`, whatever the session's TimeZone.
+ */
+const epoch = (column: string) => `extract(epoch from ${column})`;
+
+/**
+ * A timestamp column as epoch milliseconds (an int8, printed as digits): rows
+ * never go through PostgreSQL's text form of dates, which follows `DateStyle`
+ * (in `SQL, DMY` or `German` day and month swap) and `TimeZone`. Infinite
+ * values read as the farthest instants a `Date` holds.
+ */
+const epochMs = (column: string) =>
+  `CASE WHEN isfinite(${column}) THEN floor(${epoch(column)} * 1000)::int8 ` +
+  `WHEN ${column} > 'epoch' THEN 8640000000000000 WHEN ${column} IS NOT NULL THEN -8640000000000000 END`;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Whether a value is shaped like a UUID; anything else cannot match an id (and PostgreSQL would reject it). */
@@ -70,7 +96,9 @@ export class SessionStatements {
       nullable,
     }));
     for (const column of this.columns) this.byProperty.set(column.property, column);
-    this.returning = this.columns.map((c) => c.quoted).join(', ');
+    this.returning = this.columns
+      .map((c) => (c.kind === 'date' ? `${epochMs(c.quoted)} AS ${c.quoted}` : c.quoted))
+      .join(', ');
     // One statement per number of accepted secrets (rotation): `= ?` or `IN (?, ?)`.
     const digests = Math.max(1, options.secrets.length);
     this.selectByDigest = [];
@@ -78,15 +106,25 @@ export class SessionStatements {
       const match = n === 1 ? '= ?' : `IN (${Array(n).fill('?').join(', ')})`;
       this.selectByDigest[n] =
         `SELECT ${this.returning} FROM ${this.table} WHERE "auth_token_digest" ${match} AND ` +
-        `("expires_at" IS NULL OR "expires_at" > ?)` +
-        (options.absoluteTtl !== null ? ` AND "inserted_at" > ?` : '') +
-        ' LIMIT 1';
+        `${this.validNow} LIMIT 1`;
     }
   }
 
-  /** The lookup `authenticate` sends: digests, then the validity bounds at `now`. */
-  lookup(digests: string[], now: Date): Statement {
-    return { sql: this.selectByDigest[digests.length], params: [...digests, ...this.validityParams(now)] };
+  /** The lookup `authenticate` sends: the digests; validity by the database's clock. */
+  lookup(digests: string[]): Statement {
+    return { sql: this.selectByDigest[digests.length], params: [...digests, ...this.absoluteParams] };
+  }
+
+  /** Whether a row is valid by the database's clock (its parameters: `absoluteParams`). */
+  private get validNow(): string {
+    return (
+      `("expires_at" IS NULL OR ${epoch('"expires_at"')} > ${DB_NOW})` +
+      (this.options.absoluteTtl !== null ? ` AND ${epoch('"inserted_at"')} > ${DB_NOW} - ?` : '')
+    );
+  }
+
+  private get absoluteParams(): number[] {
+    return this.options.absoluteTtl === null ? [] : [this.options.absoluteTtl];
   }
 
   insert(values: Record<string, unknown>): Statement {
@@ -105,16 +143,18 @@ export class SessionStatements {
   /**
    * Moves `expires_at` forward only when it would move by more than the
    * threshold: concurrent extensions write once, and a deleted row stays deleted.
-   * A sliding extension (`whileValid`) also leaves alone a row that was expired in
-   * the meantime, so `expire()` racing with a request is never undone.
+   * A sliding extension (`whileValid`) also leaves alone a row that is no longer
+   * valid by the database's clock when the UPDATE runs: `expire()` racing with a
+   * request, or done by an instance whose clock disagrees with this one's, is
+   * never undone (the request's own `now` may be seconds old or skewed).
    */
   extend(id: string, expiresAt: Date, now: Date, threshold: number, whileValid: boolean): Statement {
     const bound = iso(new Date(expiresAt.getTime() - threshold * 1000));
     return {
       sql:
         `UPDATE ${this.table} SET "expires_at" = ?, "updated_at" = ? ` +
-        `WHERE "id" = ? AND "expires_at" < ?${whileValid ? ' AND "expires_at" > ?' : ''} RETURNING "expires_at", "updated_at"`,
-      params: [iso(expiresAt), iso(now), id, bound, ...(whileValid ? [iso(now)] : [])],
+        `WHERE "id" = ? AND "expires_at" < ?${whileValid ? ` AND ${this.validNow}` : ''} RETURNING "id"`,
+      params: [iso(expiresAt), iso(now), id, bound, ...(whileValid ? this.absoluteParams : [])],
     };
   }
 
@@ -140,17 +180,21 @@ export class SessionStatements {
   }
 
   /**
-   * Ends a session now; one that already ended keeps its expiry. The time is
-   * floored to the second: a `timestamp(0)` column (as Ecto may make) would
-   * otherwise round it up and leave the session valid for up to half a second.
+   * Ends a session at the database's now; one that already ended keeps its
+   * expiry. The database's clock, not this instance's: one running behind would
+   * leave the session valid a while longer for everyone else. The time is floored
+   * to the second: a `timestamp(0)` column (as Ecto may make) would otherwise
+   * round it up and leave the session valid for up to half a second. It is
+   * written as `inserted_at` plus the seconds between, which gives the column's
+   * own type (a naive `timestamp` holds UTC wall time) in any session TimeZone.
    */
   expire(id: string, at: Date): Statement {
-    const now = new Date(Math.floor(at.getTime() / 1000) * 1000);
+    const floored = `"inserted_at" + make_interval(secs => (floor(${DB_NOW}) - ${epoch('"inserted_at"')})::float8)`;
     return {
       sql:
-        `UPDATE ${this.table} SET "expires_at" = CASE WHEN "expires_at" IS NULL OR "expires_at" > ? ` +
-        `THEN ? ELSE "expires_at" END, "updated_at" = ? WHERE "id" = ? RETURNING ${this.returning}`,
-      params: [iso(now), iso(now), iso(now), id],
+        `UPDATE ${this.table} SET "expires_at" = CASE WHEN "expires_at" IS NULL OR ${epoch('"expires_at"')} > ${DB_NOW} ` +
+        `THEN ${floored} ELSE "expires_at" END, "updated_at" = ? WHERE "id" = ? RETURNING ${this.returning}`,
+      params: [iso(at), id],
     };
   }
 
@@ -196,7 +240,7 @@ export class SessionStatements {
    */
   pruneLock(): Statement {
     return {
-      sql: 'SELECT pg_try_advisory_xact_lock(hashtext(?)) AS "locked"',
+      sql: `SELECT pg_try_advisory_xact_lock(hashtext(?)) AS "locked", floor(${DB_NOW} * 1000)::int8 AS "now"`,
       params: [`nestjs-ecto-sessions:${this.table}`],
     };
   }
@@ -220,7 +264,7 @@ export class SessionStatements {
    */
   where(
     filters: SessionFilters,
-    now: Date,
+    now: Date | 'database',
     digestsOf: (token: string) => string[],
     defaultStatus: SessionStatus,
     method: string,
@@ -270,17 +314,16 @@ export class SessionStatements {
         }
       }
     }
-    if (status === 'valid') {
-      clauses.push(
-        '("expires_at" IS NULL OR "expires_at" > ?)' +
-          (this.options.absoluteTtl !== null ? ' AND "inserted_at" > ?' : ''),
-      );
-      params.push(...this.validityParams(now));
-    } else if (status === 'expired') {
-      clauses.push(
-        this.options.absoluteTtl !== null ? '("expires_at" <= ? OR "inserted_at" <= ?)' : '"expires_at" <= ?',
-      );
-      params.push(...this.validityParams(now));
+    if (status !== 'all' && now === 'database') {
+      clauses.push(status === 'valid' ? this.validNow : `NOT (${this.validNow})`);
+      params.push(...this.absoluteParams);
+    } else if (status !== 'all') {
+      // A cutoff in time (pruning): plain comparisons, so the expires_at index serves them.
+      const absolute = this.options.absoluteTtl !== null;
+      if (status === 'valid')
+        clauses.push(`("expires_at" IS NULL OR "expires_at" > ?)${absolute ? ' AND "inserted_at" > ?' : ''}`);
+      else clauses.push(absolute ? '("expires_at" <= ? OR "inserted_at" <= ?)' : '"expires_at" <= ?');
+      params.push(...this.validityParams(now as Date));
     }
     return { sql: clauses.length ? ` WHERE ${clauses.join(' AND ')}` : '', params };
   }
@@ -295,7 +338,7 @@ export class SessionStatements {
     for (const column of this.columns) {
       if (column.property === 'authTokenDigest') continue;
       const value = row[column.field];
-      session[column.property] = column.kind === 'date' ? parseTimestamp(value) : value;
+      session[column.property] = column.kind === 'date' ? fromEpochMs(value) : value;
     }
     session.authTokenDigest = row.auth_token_digest as string;
     return session;
@@ -398,89 +441,12 @@ export function iso(date: Date): string {
 }
 
 /**
- * A timestamp as PostgreSQL prints it (the ORM leaves them as strings): with an
- * offset for `timestamptz`, without one for a naive UTC `timestamp`, which is
- * read as UTC rather than in the process time zone.
+ * A date column as the statements select it (`epochMs`): epoch milliseconds,
+ * which pg gives as a string of digits (int8). A `Date` passes through (a driver
+ * that parses int8 itself may give a number).
  */
-const TIMESTAMP =
-  /^(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?:Z|([+-])(\d\d)(?::?(\d\d))?(?::?\d\d)?)?$/;
-
-export function parseTimestamp(value: unknown): Date | null {
+export function fromEpochMs(value: unknown): Date | null {
   if (value === null || value === undefined) return null;
   if (value instanceof Date) return value;
-  const text = String(value);
-  if (text === 'infinity') return new Date(8.64e15);
-  const fast = commonTimestamp(text);
-  if (!Number.isNaN(fast)) return new Date(fast);
-  const match = TIMESTAMP.exec(text);
-  if (!match) return new Date(text);
-  // Numbers, not a rebuilt ISO string for Date to parse again: this runs three times a request.
-  const [, y, mo, d, h, mi, sec, fraction, sign, oh, om] = match;
-  const millis = fraction ? Number(fraction.slice(0, 3).padEnd(3, '0')) : 0;
-  const offset = sign ? (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om ?? 0)) : 0;
-  return new Date(Date.UTC(+y, +mo - 1, +d, +h, +mi, +sec, millis) - offset * 60_000);
-}
-
-/**
- * The forms PostgreSQL prints (`2026-11-27 12:00:00.123456+00`, with or
- * without fraction and offset) read by character codes, without the regular
- * expression's match array and substrings: three run per authenticated request.
- * `NaN` for anything else, which `TIMESTAMP` then reads.
- */
-function commonTimestamp(text: string): number {
-  const length = text.length;
-  if (length < 19 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) return NaN; // '-'
-  const separator = text.charCodeAt(10);
-  if ((separator !== 32 && separator !== 84) || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return NaN; // ' ' or 'T', ':'
-  const year = digitsAt(text, 0, 4);
-  if (!(year >= 100)) return NaN; // Date.UTC reads 0 to 99 as 1900 to 1999
-  let at = 19;
-  let millis = 0;
-  if (at < length && text.charCodeAt(at) === 46) {
-    // '.': up to six digits, milliseconds from the first three
-    let digits = 0;
-    for (at++; at < length && isDigit(text.charCodeAt(at)); at++, digits++) {
-      if (digits < 3) millis = millis * 10 + text.charCodeAt(at) - 48;
-    }
-    if (digits === 0) return NaN;
-    for (let d = digits; d < 3; d++) millis *= 10;
-  }
-  let offset = 0;
-  if (at < length) {
-    const sign = text.charCodeAt(at);
-    if (sign === 90 && at === length - 1)
-      offset = 0; // 'Z'
-    else if (sign === 43 || sign === 45) {
-      // '+' or '-': hours, then optionally minutes with or without ':'
-      const hours = digitsAt(text, at + 1, 2);
-      at += 3;
-      if (at < length && text.charCodeAt(at) === 58) at++;
-      const minutes = at < length ? digitsAt(text, at, 2) : 0;
-      if (at < length) at += 2;
-      if (at !== length || Number.isNaN(hours + minutes)) return NaN;
-      offset = (sign === 45 ? -1 : 1) * (hours * 60 + minutes);
-    } else return NaN;
-  }
-  const month = digitsAt(text, 5, 2);
-  const day = digitsAt(text, 8, 2);
-  const hour = digitsAt(text, 11, 2);
-  const minute = digitsAt(text, 14, 2);
-  const second = digitsAt(text, 17, 2);
-  if (Number.isNaN(month + day + hour + minute + second)) return NaN;
-  return Date.UTC(year, month - 1, day, hour, minute, second, millis) - offset * 60_000;
-}
-
-function isDigit(code: number): boolean {
-  return code >= 48 && code <= 57;
-}
-
-/** The number written by `count` digits from `start`, or `NaN`. */
-function digitsAt(text: string, start: number, count: number): number {
-  let value = 0;
-  for (let i = start; i < start + count; i++) {
-    const code = text.charCodeAt(i);
-    if (!isDigit(code)) return NaN;
-    value = value * 10 + code - 48;
-  }
-  return value;
+  return new Date(Number(value));
 }

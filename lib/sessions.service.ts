@@ -11,7 +11,7 @@ import type {
 } from './interfaces/session-filters.interface';
 import { appendSetCookie, clearedSessionCookie, type ResponseLike, sessionCookie } from './cookies';
 import type { ResolvedSessionsOptions } from './interfaces/sessions-options.interface';
-import { CacheInvalidationListener, CACHE_CHANNEL, type InvalidationMessage, listenerName } from './cache-invalidation';
+import { CacheInvalidationListener, type InvalidationMessage } from './cache-invalidation';
 import { DirectQuery } from './direct-query';
 import { SessionCache } from './session-cache';
 import { SessionEvents } from './session-events';
@@ -21,8 +21,6 @@ import { describe, digest, generateToken, isWellFormedToken } from './token';
 
 /** Bound on the memo of recent extensions (see `writeExtension`). */
 const RECENT_EXTENSIONS = 10_000;
-/** Past this many ids a revocation notice says "all": NOTIFY payloads are capped at 8000 bytes. */
-const MAX_NOTIFIED_IDS = 100;
 
 /** A session or its id. */
 export type SessionOrId = Session | string;
@@ -162,7 +160,7 @@ export class SessionsService<Data extends object = Record<string, any>>
 
   private lookUp(digests: string[], now: Date, extend: boolean): Promise<Session<Data> | null> {
     const stamp = this.cache?.stamp ?? 0;
-    return this.bounded(this.runHot(this.statements.lookup(digests, now))).then((rows) => {
+    return this.bounded(this.runHot(this.statements.lookup(digests))).then((rows) => {
       if (rows.length === 0) return null;
       const session = this.statements.toSession(rows[0]) as Session<Data>;
       if (this.cache) this.cache.set(digests[0], this.statements.toSession(rows[0]), stamp);
@@ -176,7 +174,7 @@ export class SessionsService<Data extends object = Record<string, any>>
     options: AuthenticateOptions & Pick<ListOptions, 'orderBy'> = {},
   ): Promise<Session<Data> | null> {
     const now = new Date();
-    const where = this.where('findOne', filters, now, 'valid');
+    const where = this.where('findOne', filters, 'database', 'valid');
     const rows = await this.run<Record<string, unknown>[]>(
       this.statements.select(where, { limit: 1, orderBy: options.orderBy }),
     );
@@ -187,14 +185,14 @@ export class SessionsService<Data extends object = Record<string, any>>
 
   /** Sessions matching the filters, newest first by default. */
   async list(filters: SessionFilters = {}, options: ListOptions = {}): Promise<Session<Data>[]> {
-    const where = this.where('list', filters, new Date(), 'valid');
+    const where = this.where('list', filters, 'database', 'valid');
     const rows = await this.run<Record<string, unknown>[]>(this.statements.select(where, options ?? {}));
     return rows.map((row) => this.statements.toSession(row) as Session<Data>);
   }
 
   /** How many sessions match the filters. */
   async count(filters: SessionFilters = {}): Promise<number> {
-    const where = this.where('count', filters, new Date(), 'valid');
+    const where = this.where('count', filters, 'database', 'valid');
     const [row] = await this.run<Array<{ count: string | number }>>(this.statements.count(where));
     return Number(row.count);
   }
@@ -251,7 +249,7 @@ export class SessionsService<Data extends object = Record<string, any>>
   async delete(session: SessionOrId): Promise<boolean> {
     const id = idOf('delete', session);
     if (!isUuid(id)) return false;
-    const where = this.where('delete', { id, status: 'all' }, new Date(), 'all');
+    const where = this.where('delete', { id, status: 'all' }, 'database', 'all');
     return (await this.revoking([id], () => this.deleteWhere(where))) > 0;
   }
 
@@ -261,13 +259,13 @@ export class SessionsService<Data extends object = Record<string, any>>
    * Returns how many were deleted.
    */
   async deleteAll(filters: SessionFilters & { exceptId?: string }): Promise<number> {
-    const where = this.where('deleteAll', filters, new Date(), 'all');
+    const where = this.where('deleteAll', filters, 'database', 'all');
     return this.revoking('all', () => this.deleteWhere(where));
   }
 
   /** Deletes every expired session now, in one statement; returns how many. See also `prune()`. */
   async deleteExpired(): Promise<number> {
-    return this.deleteWhere(this.where('deleteExpired', { status: 'expired' }, new Date(), 'expired'));
+    return this.deleteWhere(this.where('deleteExpired', { status: 'expired' }, 'database', 'expired'));
   }
 
   /**
@@ -278,13 +276,18 @@ export class SessionsService<Data extends object = Record<string, any>>
    * when another instance holds the lock (it is pruning right now).
    */
   async prune(): Promise<number | null> {
-    const cutoff = new Date(Date.now() - this.options.pruneGrace * 1000);
-    const expired = this.where('prune', { status: 'expired' }, cutoff, 'expired');
-    const batch = this.statements.pruneBatch(expired, this.options.pruneBatchSize);
     const connection = this.orm.em.getConnection();
     const deleted = await connection.transactional(async (trx) => {
-      const [{ locked }] = await this.run<Array<{ locked: boolean }>>(this.statements.pruneLock(), 'all', trx);
+      const [{ locked, now }] = await this.run<Array<{ locked: boolean; now: string }>>(
+        this.statements.pruneLock(),
+        'all',
+        trx,
+      );
       if (!locked) return null;
+      // The cutoff by the database's clock, as a plain bound: the expires_at index serves it.
+      const cutoff = new Date(Number(now) - this.options.pruneGrace * 1000);
+      const expired = this.where('prune', { status: 'expired' }, cutoff, 'expired');
+      const batch = this.statements.pruneBatch(expired, this.options.pruneBatchSize);
       let total = 0;
       for (;;) {
         const { affectedRows } = await this.run<{ affectedRows: number }>(batch, 'run', trx);
@@ -370,32 +373,13 @@ export class SessionsService<Data extends object = Record<string, any>>
     const result = await statement();
     forget();
     if (this.cache && this.listener) {
-      const all = ids === 'all' || ids.length > MAX_NOTIFIED_IDS;
-      const nonce = randomUUID();
-      const message: InvalidationMessage = {
-        table: this.statements.table,
-        nonce,
-        ...(all ? { all } : { ids: ids as string[] }),
-      };
-      const notify = { sql: 'SELECT pg_notify(?, ?)', params: [CACHE_CHANNEL, JSON.stringify(message)] };
       try {
-        if (this.orm.em.getContext(false).getTransactionContext()) {
-          // Inside a transaction the notice goes out at commit: waiting for it here would wait for ourselves.
-          await this.run(notify);
-        } else {
-          const table = this.statements.table;
-          const all = await this.listener.acknowledged(nonce, async () => {
-            const [row] = await this.run<{ listeners: number }[]>({
-              sql: `${notify.sql}, (SELECT count(*)::int FROM pg_stat_activity WHERE application_name = ? AND datname = current_database()) AS listeners`,
-              params: [...notify.params, listenerName(table)],
-            });
-            return Number(row?.listeners ?? 0);
-          });
-          if (!all)
-            this.logger.warn(
-              `A "${this.name}" revocation was not acknowledged by every instance in time: a slow one may serve the session from its cache until it hears it`,
-            );
-        }
+        const inTransaction = !!this.orm.em.getContext(false).getTransactionContext();
+        const heard = await this.listener.announce(ids, (statement) => this.run(statement), inTransaction);
+        if (!heard)
+          this.logger.warn(
+            `A "${this.name}" revocation was not acknowledged by every instance in time: a slow one may serve the session from its cache until it hears it`,
+          );
       } catch (error) {
         // The change itself went through; other instances' caches expire it within `cache.ttl`.
         this.logger.warn(`Announcing a "${this.name}" revocation failed (${(error as Error)?.name ?? 'error'})`);
@@ -510,7 +494,12 @@ export class SessionsService<Data extends object = Record<string, any>>
     return Math.min(sliding, absolute);
   }
 
-  private where(method: string, filters: SessionFilters, now: Date, status: 'valid' | 'all' | 'expired'): Where {
+  private where(
+    method: string,
+    filters: SessionFilters,
+    now: Date | 'database',
+    status: 'valid' | 'all' | 'expired',
+  ): Where {
     return this.statements.where(
       filters,
       now,

@@ -176,7 +176,7 @@ const until = async (condition: () => boolean, what: string) => {
     const admin = new Client({ connectionString: process.env.DATABASE_URL });
     await admin.connect();
     try {
-      const pid = (sb as unknown as { listener: { pid: number } }).listener.pid;
+      const pid = (sb as unknown as { listener: { ownPid: number } }).listener.ownPid;
       await admin.query('SELECT pg_terminate_backend($1)', [pid]);
       await until(() => !sb.cacheStatus.serving, 'b notices the lost connection');
       await sa.delete(session); // b cannot hear this

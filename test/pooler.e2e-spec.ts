@@ -1,0 +1,104 @@
+import type { LoggerService } from '@nestjs/common';
+import type { SessionsService } from '../lib';
+import { createTestApp, type TestApp } from './support/app';
+import { onPglite, sql } from './support/database';
+
+/**
+ * Through a real transaction pooler (PgBouncer, `pool_mode = transaction`),
+ * started by `.ci/pgbouncer.sh`, which prints the URL to set as PGBOUNCER_URL.
+ */
+const pooler = process.env.PGBOUNCER_URL;
+const runs = !onPglite() && !!pooler;
+if (!runs) {
+  console.info(
+    `test/pooler skipped: ${onPglite() ? 'needs a real server' : 'PGBOUNCER_URL is not set (.ci/pgbouncer.sh)'}`,
+  );
+}
+
+/** The test database, reached through the pooler. */
+function throughPooler(): string {
+  const direct = new URL(process.env.DATABASE_URL!);
+  return `${pooler!.replace(/\/$/, '')}${direct.pathname}`;
+}
+
+const timed = async (call: () => Promise<unknown>) => {
+  const started = performance.now();
+  await call();
+  return performance.now() - started;
+};
+
+class Warnings implements LoggerService {
+  readonly lines: string[] = [];
+  log(): void {}
+  error(message: string): void {
+    this.lines.push(String(message));
+  }
+  warn(message: string): void {
+    this.lines.push(String(message));
+  }
+}
+
+(runs ? describe : describe.skip)('behind PgBouncer in transaction mode', () => {
+  let a: TestApp;
+  let b: TestApp;
+  let sa: SessionsService;
+  let sb: SessionsService;
+  const warnings = new Warnings();
+
+  beforeAll(async () => {
+    const kinds = [{ ttl: '1h', extendThreshold: '5m', cache: { ttl: '10m' } }];
+    const orm = { clientUrl: throughPooler() };
+    a = await createTestApp({ kinds, orm, logger: warnings });
+    b = await createTestApp({ kinds, orm, recreate: false });
+    sa = a.sessions();
+    sb = b.sessions();
+    await new Promise((r) => setTimeout(r, 1500)); // longer than the listener's probe
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+  });
+
+  it('knows it cannot listen there: the cache stays bypassed, and it says so once', () => {
+    expect(sa.cacheStatus).toMatchObject({ enabled: true, serving: false });
+    expect(sb.cacheStatus).toMatchObject({ enabled: true, serving: false });
+    expect(warnings.lines.filter((l) => /transaction pooler/.test(l))).toHaveLength(1);
+  });
+
+  it('no pooled connection is ever named as a listener, so no revocation waits for one', async () => {
+    const [{ named }] = await sql<{ named: number }>(
+      a.orm,
+      `SELECT count(*)::int AS named FROM pg_stat_activity WHERE application_name LIKE 'nestjs-ecto-sessions:%'`,
+    );
+    expect(named).toBe(0);
+  });
+
+  it('authenticates, slides, and a revocation on one instance is refused at once on the other, without waiting', async () => {
+    for (const revoke of [
+      (s: SessionsService, id: string) => s.delete(id),
+      (s: SessionsService, id: string) => s.expire(id),
+      (s: SessionsService, id: string) => s.deleteAll({ id }),
+      (s: SessionsService, id: string) => s.update(id, { data: { changed: true } }),
+    ]) {
+      const { session, token } = await sa.create({ userId: 'pooled' });
+      expect(await sb.authenticate(token)).not.toBeNull();
+      await sql(a.orm, `UPDATE sessions SET expires_at = now() + interval '10 minutes' WHERE id = ?`, [session.id]);
+      const slid = await sb.authenticate(token);
+      expect(slid!.expiresAt!.getTime()).toBeGreaterThan(Date.now() + 3_000_000);
+      const took = await timed(() => revoke(sa, session.id));
+      expect(took).toBeLessThan(1000); // a wait for acknowledgements would take 3 s
+      const after = await sb.authenticate(token);
+      if (after) expect(after.data).toEqual({ changed: true });
+    }
+  });
+
+  it('prunes through the pooler: its transaction-scoped lock lets one instance prune at a time', async () => {
+    await sql(a.orm, 'DELETE FROM sessions');
+    await Promise.all(Array.from({ length: 300 }, () => sa.create({ userId: 'old' })));
+    await sql(a.orm, `UPDATE sessions SET expires_at = now() - interval '1 day'`);
+    const results = await Promise.all([sa.prune(), sb.prune(), sa.prune(), sb.prune()]);
+    const pruned = results.filter((r): r is number => r !== null);
+    expect(pruned.reduce((sum, n) => sum + n, 0)).toBe(300);
+    expect(await sa.count({ status: 'all' })).toBe(0);
+  });
+});

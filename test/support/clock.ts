@@ -1,0 +1,25 @@
+/**
+ * Runs `fn` as if this process's clock ran `offsetMs` ahead (or behind, when
+ * negative): `new Date()` and `Date.now()` are shifted while `fn` runs
+ * synchronously, which is when the library takes its `now` for a call. Another
+ * app instance in the same process keeps the real clock: two instances whose
+ * clocks disagree, as on two machines.
+ */
+export function withClockOffset<T>(offsetMs: number, fn: () => T): T {
+  const Real = Date;
+  class Skewed extends Real {
+    constructor(...args: unknown[]) {
+      if (args.length === 0) super(Real.now() + offsetMs);
+      else super(...(args as [string]));
+    }
+    static override now(): number {
+      return Real.now() + offsetMs;
+    }
+  }
+  globalThis.Date = Skewed as DateConstructor;
+  try {
+    return fn();
+  } finally {
+    globalThis.Date = Real;
+  }
+}
