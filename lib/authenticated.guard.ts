@@ -14,21 +14,35 @@ import { AUTHENTICATED_KEY, DEFAULT_KIND, PUBLIC_KEY, SESSION_REQUEST_KEY } from
 import type { SessionsService } from './sessions.service';
 import { getSessionsToken } from './sessions.tokens';
 import type { ResponseLike } from './cookies';
-import { currentSessionOf, exposeSession, foundKind, rememberSession } from './request-sessions';
+import { currentSessionOf, exposeSession, forgetSession, foundKind, rememberSession } from './request-sessions';
 import { extractToken, type RequestLike } from './token-extraction';
 
-/** The per-request object of a non-HTTP context: the GraphQL context, else the first handler argument. */
-function carrierOf(context: ExecutionContext): unknown {
-  return context.getArgByIndex(context.getType<string>() === 'graphql' ? 2 : 0);
+/**
+ * The object a non-HTTP request's or message's session is recorded on, one that
+ * lives no longer than it: the GraphQL context; a WebSocket message's data (its
+ * client outlives many messages, and only stands in for data that is not an
+ * object); a microservice message's payload, else its transport's context.
+ */
+function carrierOf(context: ExecutionContext): object | undefined {
+  const type = context.getType<string>();
+  if (type === 'graphql') return asObject(context.getArgByIndex(2));
+  if (type === 'ws') return asObject(context.getArgByIndex(1)) ?? asObject(context.getArgByIndex(0));
+  return asObject(context.getArgByIndex(0)) ?? asObject(context.getArgByIndex(1));
+}
+
+function asObject(value: unknown): object | undefined {
+  return typeof value === 'object' && value !== null ? value : undefined;
 }
 
 /**
- * The session `AuthenticatedGuard` found for this request, if any: what
- * `@CurrentSession()` returns. On HTTP it is also `request.authSession`.
+ * The session `AuthenticatedGuard` found for this request or message, if any:
+ * what `@CurrentSession()` returns. Never read from the request or message
+ * itself (an RPC payload's `authSession` is whatever the sender put there). On
+ * HTTP it is also `request.authSession`.
  */
 export function getCurrentSession(context: ExecutionContext): Session | undefined {
-  const carrier = context.getType() === 'http' ? context.switchToHttp().getRequest() : carrierOf(context);
-  return typeof carrier === 'object' && carrier !== null ? currentSessionOf(carrier) : undefined;
+  const carrier = context.getType() === 'http' ? asObject(context.switchToHttp().getRequest()) : carrierOf(context);
+  return carrier ? currentSessionOf(carrier) : undefined;
 }
 
 /**
@@ -59,13 +73,20 @@ export class AuthenticatedGuard implements CanActivate {
    * without a promise, so Nest goes on without waiting a microtask.
    */
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    const type = context.getType<string>();
+    const http = type === 'http';
+    if (!http && type !== 'graphql') {
+      // Each message starts with no session, public and optional ones too: its
+      // carrier may be the WebSocket client, which outlives it.
+      const carrier = carrierOf(context);
+      if (carrier) forgetSession(carrier);
+    }
     const options = this.optionsOf(context);
     if (options === null) return true;
     const name = options.name ?? DEFAULT_KIND;
     const request = this.getRequest(context);
-    // The memo lives as long as an HTTP request; a WebSocket client or GraphQL
-    // context outlives many messages, each of which must be authenticated again.
-    const http = context.getType() === 'http';
+    // The memo lives as long as an HTTP request; a GraphQL context or a
+    // WebSocket client outlives many messages, each authenticated again.
     if (http && foundKind(request, name)) return true;
 
     const service = this.getService(name);
@@ -107,11 +128,13 @@ export class AuthenticatedGuard implements CanActivate {
   ): true {
     if (!session) this.refuse(context, 'Bearer error="invalid_token"');
     if (http && service.wasExtended(session)) this.refreshCookie(context, request, service, token, session);
-    const carrier = http ? request : carrierOf(context);
-    if (typeof carrier === 'object' && carrier !== null) rememberSession(carrier, http, name, session);
+    const carrier = http ? asObject(request) : carrierOf(context);
+    if (carrier) rememberSession(carrier, http, name, session);
     if (typeof request === 'object' && request !== null) {
       if (http) exposeSession(request, session);
-      else request[SESSION_REQUEST_KEY] = session;
+      // GraphQL's is the HTTP request in its context; a WebSocket client outlives
+      // the message and an RPC payload is the sender's data: neither is written on.
+      else if (context.getType<string>() === 'graphql') request[SESSION_REQUEST_KEY] = session;
     }
     return true;
   }

@@ -1,4 +1,4 @@
-import { exposeSession, rememberSession } from './request-sessions';
+import { currentSessionOf, exposeSession, rememberSession } from './request-sessions';
 import { Session } from './session.entity';
 
 function session(id: string): Session {
@@ -25,5 +25,14 @@ describe('request.authSession', () => {
     exposeSession(request, session('c'));
     expect((request.authSession as Session).id).toBe('c');
     expect('authSession' in Object.prototype).toBe(false);
+  });
+});
+
+describe('currentSessionOf', () => {
+  it('is only what the guard recorded, never an `authSession` the carrier arrived with (an RPC payload, WS data)', () => {
+    const payload = { authSession: session('forged') };
+    expect(currentSessionOf(payload)).toBeUndefined();
+    rememberSession(payload, false, 'default', session('found'));
+    expect(currentSessionOf(payload)?.id).toBe('found');
   });
 });

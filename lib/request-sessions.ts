@@ -10,17 +10,23 @@ interface Found {
 }
 
 /**
- * Keyed by the object that lives as long as the request: the HTTP request, the
- * GraphQL context, the WebSocket client (whatever a subclass's `getRequest`
- * returned). A map rather than properties on the request: on Express 5's
- * requests (whose prototype Express swaps) a missing property costs about 1 µs
- * to read and a new one about 5 µs to add, which a cached request felt.
+ * Keyed by the object that lives as long as the request or message: the HTTP
+ * request, the GraphQL context, a WebSocket message's data, a microservice
+ * message's payload. The only record of what the guard found: an `authSession`
+ * on a message is the sender's. A map rather than properties on the request: on
+ * Express 5's requests (whose prototype Express swaps) a missing property costs
+ * about 1 µs to read and a new one about 5 µs to add, which a cached request felt.
  */
 const FOUND = new WeakMap<object, Found>();
 
-/** The session found for a request, if any. */
+/** The session the guard found for a request or message, if any. */
 export function currentSessionOf(carrier: object): Session | undefined {
-  return FOUND.get(carrier)?.current ?? (carrier as Record<string, Session | undefined>)[SESSION_REQUEST_KEY];
+  return FOUND.get(carrier)?.current;
+}
+
+/** Forgets what was found on a carrier that may outlive its message (a WebSocket client). */
+export function forgetSession(carrier: object): void {
+  FOUND.delete(carrier);
 }
 
 /** Whether a session of this kind was already found for this HTTP request. */
@@ -30,8 +36,8 @@ export function foundKind(request: object, name: string): boolean {
 
 /**
  * Records the session of a request. An HTTP request remembers it by kind (a
- * route guard after the global one costs nothing); other carriers (a WebSocket
- * client outlives many messages) only keep the current one.
+ * route guard after the global one costs nothing); other carriers, each
+ * authenticated again, only keep the current one.
  */
 export function rememberSession(carrier: object, http: boolean, name: string, session: Session): void {
   const found = http ? FOUND.get(carrier) : undefined;
