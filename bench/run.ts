@@ -1,11 +1,13 @@
 import { runBench } from './bench';
+import { runRevocation } from './revocation';
 import { runScale } from './scale';
 import { settingsFrom } from './settings';
 
-/** `npm run bench [-- --scale] [-- --rounds 3 --duration 5 ...]`; see bench/README.md. */
+/** `npm run bench [-- --scale | --revocation] [-- --rounds 3 --duration 5 ...]`; see bench/README.md. */
 async function main(): Promise<void> {
   const settings = settingsFrom(process.argv.slice(2), process.env);
-  if (settings.scale) await runScale(settings);
+  if (settings.revocation) await runRevocation(settings);
+  else if (settings.scale) await runScale(settings);
   else await runBench(settings);
 }
 

@@ -25,6 +25,8 @@ export interface BenchSettings {
   outDir: string;
   /** Scale mode instead: lookup cost by table size, memory per cached session, p99 while pruning. */
   scale: boolean;
+  /** Measure `delete()` latency across instances instead (`--revocation`; real PostgreSQL, PgBouncer when PGBOUNCER_URL is set). */
+  revocation: boolean;
   /** Scale mode: table sizes to compare. */
   scaleSizes: number[];
   /** Scale mode: expired rows pruned under load. */
@@ -46,6 +48,7 @@ export const DEFAULT_SETTINGS: BenchSettings = {
   profile: 5,
   outDir: RESULTS_DIR,
   scale: false,
+  revocation: false,
   scaleSizes: [1_000, 100_000, 1_000_000],
   pruneRows: 1_000_000,
   cachedSessions: 20_000,
@@ -67,6 +70,7 @@ export function settingsFrom(argv: string[], env: NodeJS.ProcessEnv): BenchSetti
       profile: { type: 'string' },
       out: { type: 'string' },
       scale: { type: 'boolean' },
+      revocation: { type: 'boolean' },
       'scale-sizes': { type: 'string' },
       'prune-rows': { type: 'string' },
       'cached-sessions': { type: 'string' },
@@ -96,6 +100,7 @@ export function settingsFrom(argv: string[], env: NodeJS.ProcessEnv): BenchSetti
     profile: number('profile', 'PROFILE', d.profile),
     outDir: pick('out', 'OUT') ?? d.outDir,
     scale: Boolean(values.scale) || env.BENCH_SCALE === '1',
+    revocation: Boolean(values.revocation),
     scaleSizes: sizes ? sizes.split(',').map((s) => Number(s.replace(/_/g, ''))) : d.scaleSizes,
     pruneRows: number('prune-rows', 'PRUNE_ROWS', d.pruneRows),
     cachedSessions: number('cached-sessions', 'CACHED_SESSIONS', d.cachedSessions),
