@@ -68,7 +68,7 @@ class Warnings implements LoggerService {
   it('no pooled connection is ever named as a listener, so no revocation waits for one', async () => {
     const [{ named }] = await sql<{ named: number }>(
       a.orm,
-      `SELECT count(*)::int AS named FROM pg_stat_activity WHERE application_name LIKE 'nestjs-ecto-sessions:%'`,
+      `SELECT count(*)::int AS named FROM pg_stat_activity WHERE application_name LIKE 'nestjs-ecto-sessions:%' AND datname = current_database()`,
     );
     expect(named).toBe(0);
   });
