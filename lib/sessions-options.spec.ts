@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { parseDuration } from './duration';
 import { resolveSessionsOptions, SessionsOptionsError } from './sessions-options';
 
@@ -112,6 +113,37 @@ describe('resolveSessionsOptions', () => {
     expect(error).toBeInstanceOf(SessionsOptionsError);
     expect((error as Error).message).toContain(`option "${option}"`);
     expect((error as Error).message).toMatch(problem);
+  });
+
+  describe('start-up warnings', () => {
+    let warn: jest.SpyInstance;
+    beforeEach(() => {
+      warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    });
+    afterEach(() => warn.mockRestore());
+    const warnings = () => warn.mock.calls.map(([message]) => String(message));
+
+    it('warns that hashAlgorithm: null stores tokens in plaintext', () => {
+      resolveSessionsOptions({ hashAlgorithm: null });
+      expect(warnings()).toEqual([expect.stringMatching(/plaintext \(hashAlgorithm: null\)/)]);
+    });
+
+    it.each(['md5', 'sha1', 'MD5', 'SHA1', 'RSA-MD5', 'RSA-SHA1', 'sha1WithRSAEncryption', 'ssl3-md5', 'md5-sha1'])(
+      'warns that hashAlgorithm %j is a weak digest, naming the option',
+      (hashAlgorithm) => {
+        expect(resolveSessionsOptions({ name: 'keys', hashAlgorithm }).hashAlgorithm).toBe(hashAlgorithm);
+        expect(warnings()).toEqual([expect.stringContaining(`Kind "keys" uses hashAlgorithm "${hashAlgorithm}"`)]);
+        expect(warnings()[0]).toMatch(/weak/);
+      },
+    );
+
+    it.each([undefined, 'sha256', 'SHA512', 'sha3-256', 'blake2b512', 'RSA-SHA256', 'sha512-256'])(
+      'does not warn about hashAlgorithm %j',
+      (hashAlgorithm) => {
+        resolveSessionsOptions({ hashAlgorithm });
+        expect(warnings()).toEqual([]);
+      },
+    );
   });
 
   it('refuses a non-object', () => {

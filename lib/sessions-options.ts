@@ -67,6 +67,12 @@ const COOKIE_KEYS = new Set(['name', 'httpOnly', 'secure', 'sameSite', 'path', '
 
 /** Node's timers take at most 2^31 - 1 ms; a longer delay would fire at once. */
 const LONGEST_TIMER = 2_147_483;
+/**
+ * MD5 and SHA-1 under any of OpenSSL's names (`md5`, `RSA-MD5`, `ssl3-md5`,
+ * `md5-sha1`, `sha1`, `sha-1`, `RSA-SHA1`, `sha1WithRSAEncryption`…): broken
+ * digests, accepted (tables made by another app may use them) but warned about.
+ */
+const WEAK_DIGEST = /md5|sha-?1(?![0-9])/i;
 /** Columns every session table has; an extra column may not reuse them. */
 const BUILT_IN_COLUMNS = new Set(['id', 'auth_token_digest', 'data', 'expires_at', 'inserted_at', 'updated_at']);
 
@@ -148,6 +154,10 @@ export function resolveSessionsOptions(options: EctoSessionsOptions = {}): Resol
   if (hashAlgorithm === null) {
     new Logger('EctoSessions').warn(
       `Kind "${kind}" stores tokens in plaintext (hashAlgorithm: null): anyone who reads the table can use them.`,
+    );
+  } else if (WEAK_DIGEST.test(hashAlgorithm)) {
+    new Logger('EctoSessions').warn(
+      `Kind "${kind}" uses hashAlgorithm "${hashAlgorithm}", a weak digest (MD5 or SHA-1): prefer 'sha256' (the default).`,
     );
   }
 

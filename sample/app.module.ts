@@ -12,6 +12,7 @@ import { User } from './users/user.entity';
 import { UsersService } from './users/users.service';
 import { csrfMiddleware } from './web/csrf.middleware';
 import { flashMiddleware } from './web/flash';
+import { noStoreMiddleware } from './web/no-store.middleware';
 import { SignInService } from './web/sign-in.service';
 
 export interface SampleOptions {
@@ -45,8 +46,8 @@ export class AppModule implements NestModule {
     };
   }
 
-  /** The HTML pages get CSRF checks and flash messages; the JSON API has no forms. */
+  /** The HTML pages get no caching, CSRF checks and flash messages; the JSON API has no forms. */
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(csrfMiddleware, flashMiddleware).forRoutes(...PAGES);
+    consumer.apply(noStoreMiddleware, csrfMiddleware, flashMiddleware).forRoutes(...PAGES);
   }
 }

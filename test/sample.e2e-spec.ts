@@ -1,6 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import { MikroORM } from '@mikro-orm/core';
+import { getSessionsToken, type SessionsService } from 'nestjs-ecto-sessions';
 import { createSampleApp } from '../sample/app.factory';
+import { API_KEYS, type ApiKeyData } from '../sample/sessions.config';
 
 /**
  * The sample over HTTP, as a browser without JavaScript would use it: every
@@ -11,6 +13,7 @@ interface Reply {
   status: number;
   location: string | null;
   setCookies: string[];
+  headers: Headers;
   body: string;
   json<T = any>(): T;
 }
@@ -52,6 +55,7 @@ class Client {
       status: res.status,
       location: res.headers.get('location'),
       setCookies,
+      headers: res.headers,
       body,
       json: () => JSON.parse(body),
     };
@@ -205,6 +209,12 @@ describe('sample app (HTTP)', () => {
       expect(fields).toHaveLength(2);
       expect(new Set(fields)).toEqual(new Set([client.cookies.get('csrf_token')]));
       expect((await client.get('/')).setCookies.find((c) => c.startsWith('csrf_token='))).toBeUndefined();
+    });
+
+    it('says that the demo signs in by user id alone, so an id is a credential', async () => {
+      const home = await new Client(base).get('/');
+      expect(home.body).toMatch(/signs you in by user id alone/);
+      expect(home.body).toMatch(/user id is a credential/);
     });
 
     it('serves the stylesheet', async () => {
@@ -373,9 +383,37 @@ describe('sample app (HTTP)', () => {
       const stranger = await signUp();
       const reply = await a.client.post('/account/sign-out-everywhere');
       expect(reply.location).toBe('/');
-      expect(flashOf((await a.client.follow(reply)).body)).toMatch(/2 sessions deleted/);
+      expect(flashOf((await a.client.follow(reply)).body)).toMatch(/2 sessions deleted; your API keys still work/);
       expect((await sql('SELECT id FROM sessions')).map((r: { id: string }) => r.id)).toEqual([stranger.sessionId]);
       expect(await sql('SELECT id FROM api_keys')).toHaveLength(1);
+    });
+
+    it('sign out everywhere says that API keys are separate and offers to revoke them too', async () => {
+      const { page } = await signUp();
+      const form = /<form method="post" action="\/account\/sign-out-everywhere">([\s\S]*?)<\/form>/.exec(page.body)![1];
+      expect(form).toContain('<input type="checkbox" name="revoke_api_keys" value="1"');
+      expect(form).toContain('Also revoke all API keys');
+      expect(page.body).toMatch(/API keys are separate/);
+    });
+
+    it("signs out everywhere and, when asked, revokes all my API keys, not other users'", async () => {
+      const a = await signUp();
+      const b = await logIn(a.userId);
+      const keys = [await createKey(a.client, 'one'), await createKey(a.client, 'two')];
+      const stranger = await signUp();
+      const strangerKey = await createKey(stranger.client, 'theirs');
+      const reply = await a.client.post('/account/sign-out-everywhere', { revoke_api_keys: '1' });
+      expect(reply.location).toBe('/');
+      expect(flashOf((await a.client.follow(reply)).body)).toMatch(/2 sessions deleted, 2 API keys revoked/);
+      expect((await sql('SELECT id FROM sessions')).map((r: { id: string }) => r.id)).toEqual([stranger.sessionId]);
+      expect((await sql('SELECT user_id FROM api_keys')).map((r: { user_id: string }) => r.user_id)).toEqual([
+        stranger.userId,
+      ]);
+      for (const key of keys) {
+        expect((await new Client(base).get('/api/me', { 'x-auth-token': key })).json().is_logged_in).toBe(false);
+      }
+      expect((await new Client(base).get('/api/me', { 'x-auth-token': strangerKey })).json().is_logged_in).toBe(true);
+      expect((await b.client.get('/account')).location).toBe('/');
     });
 
     it('log in again makes a new session for this browser and keeps the old one valid', async () => {
@@ -407,6 +445,91 @@ describe('sample app (HTTP)', () => {
         const me = await signUp();
         expect((await me.client.post('/account/sessions/not-a-uuid/delete')).status).toBe(404);
       });
+    });
+  });
+
+  describe('flash messages and revealed secrets', () => {
+    /** A flash cookie as a client could write it: the sample's old format, JSON in plain sight. */
+    const forged = (flash: object) => encodeURIComponent(JSON.stringify(flash));
+
+    it('a forged flash cookie reveals no token and shows no message', async () => {
+      const a = await signUp();
+      a.client.cookies.set('flash', forged({ type: 'info', message: 'forged message', revealToken: true }));
+      const page = await a.client.get('/account');
+      expect(page.status).toBe(200);
+      expect(page.body).not.toContain(a.token);
+      expect(page.body).not.toContain('id="token"');
+      expect(page.body).not.toContain('forged message');
+      expect(a.client.cookies.has('flash')).toBe(false);
+    });
+
+    it('a forged flash cookie shows no attacker-chosen API key', async () => {
+      const a = await signUp();
+      const apiKey = { name: 'recovery', token: 'FORGED-KEY-0123456789' };
+      a.client.cookies.set('flash', forged({ type: 'info', message: 'API key created', apiKey }));
+      const page = await a.client.get('/api-keys');
+      expect(page.status).toBe(200);
+      expect(page.body).not.toContain('FORGED-KEY');
+      expect(page.body).not.toContain('id="new-key"');
+    });
+
+    /** Copies another browser's cookies into this one, as a cookie-tossing attacker might. */
+    const plant = (from: Client, to: Client, names: string[]) =>
+      names.forEach((name) => to.cookies.set(name, from.cookies.get(name)!));
+    const planted: [string, string[]][] = [
+      ['the flash cookie', ['flash']],
+      ['the flash and CSRF cookies', ['flash', 'csrf_token']],
+    ];
+
+    it.each(planted)("another browser's real flash, planted in mine (%s), reveals no token", async (_what, names) => {
+      const victim = await signUp();
+      const attacker = new Client(base);
+      await attacker.post('/signup'); // not followed: its flash is still unread
+      const attackerToken = attacker.cookies.get('auth_token')!;
+      plant(attacker, victim.client, names);
+      const page = await victim.client.get('/account');
+      expect(page.status).toBe(200);
+      expect(page.body).not.toContain(attackerToken);
+      expect(page.body).not.toContain(victim.token);
+      expect(page.body).not.toContain('id="token"');
+      if (names.length === 1) expect(flashOf(page.body)).toBeUndefined();
+    });
+
+    it.each(planted)(
+      "another user's new API key, its flash planted in my browser (%s), is not shown",
+      async (_what, names) => {
+        const victim = await signUp();
+        const attacker = await signUp();
+        await attacker.client.post('/api-keys', { name: 'use me' }); // not followed
+        plant(attacker.client, victim.client, names);
+        const page = await victim.client.get('/api-keys');
+        expect(page.status).toBe(200);
+        expect(page.body).not.toContain('id="new-key"');
+        if (names.length === 1) expect(page.body).not.toContain('use me');
+      },
+    );
+
+    it('the flash cookie holds no secret: the new session token and API key stay on the server', async () => {
+      const client = new Client(base);
+      await client.post('/signup');
+      const token = client.cookies.get('auth_token')!;
+      expect(decodeURIComponent(client.cookies.get('flash')!)).not.toContain(token);
+      await client.get('/account');
+      const create = await client.post('/api-keys', { name: 'k' });
+      const key = /<pre id="new-key">([^<]+)</.exec((await client.follow(create)).body)![1];
+      expect(create.setCookies.join('\n')).not.toContain(key);
+    });
+
+    it('pages that reveal a new token or API key, and every other page, carry Cache-Control: no-store', async () => {
+      const { client, page } = await signUp();
+      expect(page.body).toContain('id="token"');
+      expect(page.headers.get('cache-control')).toBe('no-store');
+      const created = await client.follow(await client.post('/api-keys', { name: 'k' }));
+      expect(created.body).toContain('id="new-key"');
+      expect(created.headers.get('cache-control')).toBe('no-store');
+      for (const path of ['/', '/account', '/api-keys', '/stats']) {
+        expect((await client.get(path)).headers.get('cache-control')).toBe('no-store');
+      }
     });
   });
 
@@ -559,6 +682,33 @@ describe('sample app (HTTP)', () => {
       const reply = await other.client.post(`/api-keys/${id}/revoke`);
       expect(reply.status).toBe(404);
       expect(await sql('SELECT id FROM api_keys')).toHaveLength(1);
+    });
+
+    it('pages through more than 100 keys, so none hides: the 101st (the oldest) is on page 2', async () => {
+      const a = await signUp();
+      const service = app.get<SessionsService<ApiKeyData>>(getSessionsToken(API_KEYS));
+      for (let i = 0; i < 101; i++) {
+        await service.create({ userId: a.userId, data: { name: `key-${String(i).padStart(3, '0')}` } });
+      }
+      const names = (html: string) => [...html.matchAll(/<tr data-key-id="[^"]+">\s*<td>([^<]+)</g)].map((m) => m[1]);
+      const link = (html: string, rel: string) =>
+        new RegExp(`<a href="([^"]+)" rel="${rel}"`).exec(html)?.[1].replace(/&amp;/g, '&');
+
+      const first = await a.client.get('/api-keys');
+      expect(names(first.body)).toHaveLength(100);
+      expect(names(first.body)).not.toContain('key-000');
+      expect(link(first.body, 'prev')).toBeUndefined();
+      expect(link(first.body, 'next')).toBe('/api-keys?page=2');
+
+      const second = await a.client.get(link(first.body, 'next')!);
+      expect(names(second.body)).toEqual(['key-000']);
+      expect(link(second.body, 'next')).toBeUndefined();
+      expect(link(second.body, 'prev')).toBe('/api-keys?page=1');
+      expect(new Set([...names(first.body), ...names(second.body)]).size).toBe(101);
+
+      for (const page of ['0', '-1', 'x', '1.5']) {
+        expect(names((await a.client.get(`/api-keys?page=${page}`)).body)).toEqual(names(first.body));
+      }
     });
 
     it('a key is not a browser session: the cookie does not take one', async () => {

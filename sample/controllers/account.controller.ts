@@ -1,4 +1,5 @@
 import {
+  Body,
   Controller,
   Get,
   NotFoundException,
@@ -11,10 +12,11 @@ import {
   UseFilters,
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { Authenticated, CurrentSession, extractToken, type Session, SessionsService } from 'nestjs-ecto-sessions';
+import { Authenticated, CurrentSession, InjectSessions, type Session, SessionsService } from 'nestjs-ecto-sessions';
+import { API_KEYS } from '../sessions.config';
 import { UsersService } from '../users/users.service';
 import type { ClientInfo } from '../web/client-info';
-import { type Flash, setFlash } from '../web/flash';
+import { flashSecret, setFlash } from '../web/flash';
 import { PageExceptionFilter } from '../web/page-exception.filter';
 import { redirect } from '../web/redirect';
 import { SignInService } from '../web/sign-in.service';
@@ -27,6 +29,7 @@ import { userIdOf } from '../web/user-id-of';
 export class AccountController {
   constructor(
     private readonly sessions: SessionsService<ClientInfo>,
+    @InjectSessions(API_KEYS) private readonly apiKeys: SessionsService,
     private readonly users: UsersService,
     private readonly signInService: SignInService,
   ) {}
@@ -41,10 +44,9 @@ export class AccountController {
     const user = await this.users.findById(userIdOf(current));
     if (!user) throw new UnauthorizedException();
     const sessions = await this.sessions.list({ userId: user.id, status: 'all' });
-    // Only a digest is stored, so the token can be shown only from the cookie the
-    // browser sends right after the login that created it.
-    const flash = res.locals.flash as Flash | undefined;
-    const token = flash?.revealToken ? extractToken(req, this.sessions.options.tokenFrom) : undefined;
+    // Only a digest is stored, so the token can be shown only right after the
+    // login that created it, from the flash the server kept for this session.
+    const token = flashSecret(res, 'session', current)?.token;
     return {
       title: 'Account',
       user,
@@ -98,10 +100,21 @@ export class AccountController {
     redirect(res, '/account');
   }
 
+  /** Browser sessions only, unless the box is ticked: API keys are a separate kind, meant to outlive a sign-out. */
   @Post('sign-out-everywhere')
-  async signOutEverywhere(@CurrentSession() current: Session, @Res() res: Response): Promise<void> {
-    const count = await this.sessions.deleteAll({ userId: userIdOf(current) });
-    this.leave(res, `Signed out everywhere: ${count} session${count === 1 ? '' : 's'} deleted.`);
+  async signOutEverywhere(
+    @CurrentSession() current: Session,
+    @Body('revoke_api_keys') revokeApiKeys: unknown,
+    @Res() res: Response,
+  ): Promise<void> {
+    const userId = userIdOf(current);
+    const count = await this.sessions.deleteAll({ userId });
+    const sessions = `${count} session${count === 1 ? '' : 's'} deleted`;
+    if (revokeApiKeys !== '1') {
+      return this.leave(res, `Signed out everywhere: ${sessions}; your API keys still work.`);
+    }
+    const keys = await this.apiKeys.deleteAll({ userId });
+    this.leave(res, `Signed out everywhere: ${sessions}, ${keys} API key${keys === 1 ? '' : 's'} revoked.`);
   }
 
   /** A second session for the same user, as another login would make; the first stays valid. */

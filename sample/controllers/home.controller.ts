@@ -25,7 +25,12 @@ export class HomeController {
   @Post('signup')
   async signUp(@Req() req: Request, @Res() res: Response): Promise<void> {
     const user = await this.users.create();
-    await this.signInService.signIn(req, res, user, `Welcome! Your user id is ${user.id}: keep it to log in again.`);
+    await this.signInService.signIn(
+      req,
+      res,
+      user,
+      `Welcome! Your user id is ${user.id}: it is all it takes to log in, so keep it secret.`,
+    );
     redirect(res, '/account');
   }
 

@@ -4,7 +4,7 @@ import { COOKIE_SECURE } from '../sessions.config';
 
 /** The last user id that logged in here, to prefill the log-in form. */
 export const LAST_USER_COOKIE = 'last_user_id';
-/** A one-shot message for the next page. */
+/** The random id of a one-shot message for the next page, kept on the server (see `flash.ts`). */
 export const FLASH_COOKIE = 'flash';
 /** The double-submit CSRF token. */
 export const CSRF_COOKIE = 'csrf_token';

@@ -17,8 +17,8 @@ export class SignInService {
     const { session, token } = await this.sessions.create({ userId: user.id, data: clientInfo(req) });
     this.sessions.setCookie(res, token);
     writeCookie(res, LAST_USER_COOKIE, user.id, YEAR);
-    // The token exists in plaintext only now: let the next page show it, once.
-    setFlash(res, { type: 'info', message, revealToken: true });
+    // The token exists in plaintext only now: let the next page of this session show it, once.
+    setFlash(res, { type: 'info', message, secret: { kind: 'session', sessionId: session.id, token } });
     return session;
   }
 }
