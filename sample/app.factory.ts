@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { Express } from 'express';
 import { MikroORM } from '@mikro-orm/core';
 import { AppModule, type SampleOptions } from './app.module';
 import { SAMPLE_DIR } from './paths';
@@ -17,6 +18,10 @@ export async function createSampleApp(
     abortOnError: false,
   });
   app.useStaticAssets(join(SAMPLE_DIR, 'public'), { prefix: '/assets/' });
+  // The pages link /assets/favicon.svg; some browsers (Safari) and tools ask for /favicon.ico regardless.
+  const favicon = join(SAMPLE_DIR, 'public', 'favicon.ico');
+  const server: Express = app.getHttpAdapter().getInstance();
+  server.get('/favicon.ico', (_req, res) => res.sendFile(favicon, { maxAge: '1d' }));
   app.setBaseViewsDir(join(SAMPLE_DIR, 'views'));
   app.setViewEngine('hbs');
   registerViewHelpers();

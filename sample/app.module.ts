@@ -1,4 +1,5 @@
 import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { MikroOrmModule } from '@mikro-orm/nestjs';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { EctoSessionsModule } from 'nestjs-ecto-sessions';
@@ -14,6 +15,7 @@ import { csrfMiddleware } from './web/csrf.middleware';
 import { flashMiddleware } from './web/flash';
 import { noStoreMiddleware } from './web/no-store.middleware';
 import { SignInService } from './web/sign-in.service';
+import { SiteExceptionFilter } from './web/site-exception.filter';
 
 export interface SampleOptions {
   databaseUrl: string;
@@ -42,7 +44,8 @@ export class AppModule implements NestModule {
         EctoSessionsModule.forRoot(apiKeys),
       ],
       controllers: [...PAGES, ApiController],
-      providers: [UsersService, SignInService],
+      // Unknown URLs and other errors outside the pages: an HTML error page (JSON under /api).
+      providers: [UsersService, SignInService, { provide: APP_FILTER, useClass: SiteExceptionFilter }],
     };
   }
 

@@ -1,8 +1,10 @@
 import { existsSync, mkdirSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { MikroORM } from '@mikro-orm/core';
 import { type Browser, chromium, type Locator, type Page, request } from 'playwright-core';
+import { SessionsService } from 'nestjs-ecto-sessions';
 import { createSampleApp } from '../sample/app.factory';
 
 /**
@@ -22,6 +24,49 @@ const ARTIFACTS = join(__dirname, 'artifacts');
 /** Set UPDATE_SCREENSHOTS=1 to refresh the README's picture as well. */
 const DOCS_SCREENSHOT = join(__dirname, '..', 'docs', 'account.png');
 
+/** Phones' CSS widths: small Androids, most iPhones, the large iPhones. */
+const PHONE_WIDTHS = [360, 390, 414];
+/** A tablet held upright: between phone and desktop, where the sessions table is still too wide to be a table. */
+const TABLET_WIDTH = 768;
+const PHONE_UA =
+  'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.6478.71 Mobile Safari/537.36';
+/** A user agent no parser knows, long and without spaces: the device column must not push the page wider. */
+const ODD_UA = 'Custom-HTTP-Client/' + 'x'.repeat(120);
+/** The longest key name the form takes (60 characters), without a space to break at. */
+const LONG_KEY_NAME = 'deploy-script-for-the-production-cluster-in-eu-west-1-backup';
+
+interface Layout {
+  scrollWidth: number;
+  /** Nav links whose text runs onto a second line. */
+  wrappedLinks: string[];
+  /** Buttons, links and fields that reach past either side of the screen. */
+  offScreen: string[];
+}
+
+/** Runs in the page (playwright sends its source): no DOM types here, hence `any`. */
+function measureLayout(): Layout {
+  const doc = (globalThis as any).document;
+  const width: number = doc.documentElement.clientWidth;
+  const label = (el: any) => `${el.tagName.toLowerCase()} "${(el.textContent || el.value || el.name || '').trim()}"`;
+  return {
+    scrollWidth: doc.documentElement.scrollWidth,
+    wrappedLinks: [...doc.querySelectorAll('nav a')]
+      .filter((a: any) => {
+        const range = doc.createRange();
+        range.selectNodeContents(a);
+        const tops = [...range.getClientRects()].map((r: any) => r.top);
+        return tops.length > 0 && Math.max(...tops) - Math.min(...tops) > 4;
+      })
+      .map((a: any) => a.textContent.trim()),
+    offScreen: [...doc.querySelectorAll('button, a, input:not([type="hidden"]), label')]
+      .filter((el: any) => {
+        const r = el.getBoundingClientRect();
+        return r.width > 0 && (r.left < -0.5 || r.right > width + 0.5);
+      })
+      .map(label),
+  };
+}
+
 const present = existsSync(CHROMIUM);
 if (!present && !process.env.CI) {
   console.warn(`Skipping the browser test: no Chromium at ${CHROMIUM} (apt-get install chromium). CI always runs it.`);
@@ -32,6 +77,11 @@ if (!present && !process.env.CI) {
   let app: INestApplication;
   let browser: Browser;
   let base: string;
+  /** Every response the server sent, including those the page's events do not show (the browser's own favicon request). */
+  const served: { path: string; status: number }[] = [];
+  /** Responses of 400 and up, but for the pages a test visits on purpose to see them fail. */
+  const failed = (...expected: string[]) =>
+    served.filter((r) => r.status >= 400 && !expected.includes(r.path)).map((r) => `${r.status} ${r.path}`);
 
   beforeAll(async () => {
     if (!present) throw new Error(`The browser test needs Chromium at ${CHROMIUM}: apt-get install -y chromium`);
@@ -45,6 +95,11 @@ if (!present && !process.env.CI) {
     const orm = app.get(MikroORM);
     await orm.schema.dropSchema();
     await orm.schema.createSchema();
+    // On the server itself, ahead of express: static files never reach an `app.use` added here.
+    // Express's mounts rewrite `req.url` (/assets/x.css becomes /x.css); `originalUrl` is what was asked.
+    app.getHttpServer().on('request', (req: IncomingMessage & { originalUrl?: string }, res: ServerResponse) => {
+      res.on('finish', () => served.push({ path: req.originalUrl ?? req.url!, status: res.statusCode }));
+    });
     await app.listen(0, '127.0.0.1');
     base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
@@ -62,8 +117,64 @@ if (!present && !process.env.CI) {
     await page.waitForLoadState('load');
   }
 
+  /**
+   * Submits a form as its button would, without aiming a click: on a page too wide for a phone, the zoomed-out
+   * page puts other elements under the pointer, and the test is there to measure that page, not to stop at it.
+   */
+  async function send(page: Page, form: string): Promise<void> {
+    const navigated = page.waitForEvent('framenavigated', (frame) => frame === page.mainFrame());
+    await page.locator(form).evaluate((f) => f.requestSubmit());
+    await navigated;
+    await page.waitForLoadState('load');
+  }
+
   const flash = (page: Page) => page.locator('.flash').textContent();
   const path = (page: Page) => new URL(page.url()).pathname;
+  beforeEach(() => {
+    served.length = 0;
+  });
+
+  /**
+   * Waits until the browser has fetched the page's icon: the one its `<link rel="icon">` names or, without one,
+   * `/favicon.ico`. Browsers fetch it on their own, after the page has loaded.
+   */
+  async function iconFetched(page: Page): Promise<{ path: string; status: number }> {
+    const href = await page
+      .locator('link[rel="icon"]')
+      .first()
+      .getAttribute('href', { timeout: 1000 })
+      .catch(() => null);
+    const icon = href ? new URL(href, page.url()).pathname : '/favicon.ico';
+    for (let i = 0; i < 50; i++) {
+      const seen = served.find((r) => r.path === icon || r.path === '/favicon.ico');
+      if (seen) return seen;
+      await page.waitForTimeout(100);
+    }
+    throw new Error(`The browser never fetched ${icon}`);
+  }
+
+  /** Logs the user in from a client with this user agent, as another device would. */
+  async function logInElsewhere(userId: string, userAgent: string): Promise<void> {
+    const client = await request.newContext({ baseURL: base, userAgent });
+    await client.get('/');
+    const csrf = (await client.storageState()).cookies.find((c) => c.name === 'csrf_token')!.value;
+    const login = await client.post('/login', { form: { _csrf: csrf, user_id: userId }, maxRedirects: 0 });
+    expect(login.headers().location).toBe('/account');
+    await client.dispose();
+  }
+
+  // This test comes first: Chromium does not ask again for an icon that failed earlier in the same browser,
+  // so after another test had met the 404 it would see no request at all.
+  it('the pages have an icon: the browser fetches it, and nothing it asks for is missing', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    for (const url of ['/', '/stats']) {
+      await page.goto(base + url);
+      expect(await iconFetched(page)).toMatchObject({ status: 200 });
+    }
+    await context.close();
+    expect(failed()).toEqual([]);
+  });
 
   it('signs up, shares the account with a second browser, revokes it, uses an API key and signs out everywhere', async () => {
     // Sign up in a first browser: the account page, with the token shown once.
@@ -80,6 +191,8 @@ if (!present && !process.env.CI) {
     const rowsOf = (page: Page) => page.locator('tr[data-session-id]');
     expect(await rowsOf(a).count()).toBe(1);
     expect(await a.locator('tr.current .badge').textContent()).toBe('this browser');
+    // The device column reads the user agent (HeadlessChrome on Linux here) rather than showing it raw.
+    expect(await a.locator('tr.current td.device').textContent({ timeout: 5000 })).toBe('Chrome on Linux');
 
     // A second browser logs in as the same user.
     const second = await browser.newContext();
@@ -145,5 +258,74 @@ if (!present && !process.env.CI) {
     await api.dispose();
     await first.close();
     await second.close();
+    // Nothing the browsers asked for was missing or refused.
+    expect(failed()).toEqual([]);
   });
+
+  it.each([...PHONE_WIDTHS.map((width) => [width, 'a phone'] as const), [TABLET_WIDTH, 'a tablet'] as const])(
+    'at %i px wide (%s) every page fits the screen: no sideways scrolling, nav on one line',
+    async (width) => {
+      const context = await browser.newContext({
+        viewport: { width, height: 800 },
+        isMobile: true,
+        hasTouch: true,
+        userAgent: PHONE_UA,
+      });
+      const page = await context.newPage();
+      const shots = join(ARTIFACTS, `phone-${width}`);
+      mkdirSync(shots, { recursive: true });
+      const problems: string[] = [];
+      /** Measures the page as it is and saves its picture (test/artifacts/phone-WIDTH/NAME.png). */
+      const check = async (name: string) => {
+        const layout = await page.evaluate(measureLayout);
+        if (layout.scrollWidth > width) problems.push(`${name}: the page is ${layout.scrollWidth} px wide`);
+        for (const link of layout.wrappedLinks) problems.push(`${name}: the nav link "${link}" wraps`);
+        for (const el of layout.offScreen) problems.push(`${name}: ${el} is off-screen`);
+        await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+      };
+
+      await page.goto(base + '/');
+      await check('home');
+      await page.goto(base + '/account');
+      expect(path(page)).toBe('/');
+      await check('home-sign-in-first');
+
+      // The account page at its fullest: the token shown once, then rows of other devices, one expired.
+      await send(page, 'form[action="/signup"]');
+      expect(path(page)).toBe('/account');
+      await check('account-new-token');
+      const userId = (await page.locator('#user-id').textContent())!;
+      await logInElsewhere(userId, ODD_UA);
+      await logInElsewhere(userId, 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0');
+      await logInElsewhere(userId, 'Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148');
+      const sessions = app.get<SessionsService<{ userAgent: string }>>(SessionsService);
+      const iPad = (await sessions.list({ userId })).find((s) => s.data.userAgent.includes('iPad'))!;
+      await sessions.expire(iPad);
+      await page.goto(base + '/account');
+      expect(await page.locator('tr[data-session-id]').count()).toBe(4);
+      await check('account');
+
+      await page.goto(base + '/api-keys');
+      await check('api-keys-empty');
+      await page.getByLabel('Name').fill(LONG_KEY_NAME);
+      await send(page, 'form[action="/api-keys"]');
+      await page.getByLabel('Name').fill('ci');
+      await send(page, 'form[action="/api-keys"]');
+      expect(await page.locator('#new-key').count()).toBe(1);
+      await check('api-keys-created');
+      await page.reload();
+      await check('api-keys');
+
+      await page.goto(base + '/stats');
+      await check('stats');
+
+      const missing = '/no/such/page/' + 'x'.repeat(60);
+      expect((await page.goto(base + missing))!.status()).toBe(404);
+      await check('not-found');
+
+      await context.close();
+      expect(problems).toEqual([]);
+      expect(failed(missing)).toEqual([]);
+    },
+  );
 });

@@ -94,6 +94,46 @@ function flashOf(html: string): string | undefined {
   return /<p class="flash[^"]*" role="status">([^<]*)<\/p>/.exec(html)?.[1];
 }
 
+/** The flash's kind, from its class: `info` or `error`. */
+function flashTypeOf(html: string): string | undefined {
+  return /<p class="flash flash-([a-z]+)" role="status">/.exec(html)?.[1];
+}
+
+/** The device column of a session row: what it shows, and the raw user agent in its tooltip. */
+function deviceOf(row: string): { shown: string; title: string } | undefined {
+  const match = /<td class="device" title="([^"]*)"[^>]*>([^<]*)<\/td>/.exec(row);
+  return match ? { title: match[1], shown: match[2] } : undefined;
+}
+
+/** Real browsers' user agents and what the account page calls them. */
+const DEVICES: [string, string][] = [
+  [
+    'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36',
+    'Chrome on Windows',
+  ],
+  [
+    'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36',
+    'Chrome on Linux',
+  ],
+  ['Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0', 'Firefox on Linux'],
+  [
+    'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
+    'Safari on iOS',
+  ],
+  [
+    'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36 Edg/126.0.2592.87',
+    'Microsoft Edge on macOS',
+  ],
+  [
+    'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.6478.71 Mobile Safari/537.36',
+    'Chrome on Android',
+  ],
+  // Clients no parser names: their own first word, or nothing to go on.
+  ['curl/8.5.0', 'curl/8.5.0'],
+  ['Custom-Client/' + 'x'.repeat(100), 'Custom-Client/' + 'x'.repeat(25) + '…'],
+  ['', 'Unknown device'],
+];
+
 describe('sample app (HTTP)', () => {
   let app: INestApplication;
   let orm: MikroORM;
@@ -285,7 +325,10 @@ describe('sample app (HTTP)', () => {
       const client = new Client(base);
       const reply = await client.get('/account');
       expect(reply.location).toBe('/');
-      expect(flashOf((await client.follow(reply)).body)).toMatch(/log in first/);
+      const home = await client.follow(reply);
+      expect(flashOf(home.body)).toMatch(/log in first/);
+      // Not a success: the page refused, so it is shown as the flash for errors.
+      expect(flashTypeOf(home.body)).toBe('error');
     });
 
     it('with a dead token sends the browser home and drops the cookie', async () => {
@@ -314,6 +357,26 @@ describe('sample app (HTTP)', () => {
       expect(theirs).toMatchObject({ current: false, expired: true });
       expect(theirs.row).toContain('Browser/B');
       expect(theirs.row).toMatch(/badge-expired/);
+    });
+
+    it.each(DEVICES)('names the device of user agent %j as %j, the raw agent in its tooltip', async (agent, name) => {
+      const a = await signUp(agent);
+      const row = sessionRows(a.page.body)[0].row;
+      expect(deviceOf(row)).toEqual({ shown: name, title: agent });
+    });
+
+    it('has one Sign out, in the toolbar: the row of this browser offers no second one', async () => {
+      const a = await signUp();
+      const b = await logIn(a.userId);
+      const page = await a.client.get('/account');
+      const buttons = [...page.body.matchAll(/<button[^>]*>([^<]*)<\/button>/g)].map((m) => m[1].trim());
+      expect(buttons.filter((label) => /sign out$/i.test(label))).toEqual(['Sign out']);
+      expect(page.body).toMatch(
+        /<form method="post" action="\/account\/sign-out">\s*<input[^>]*>\s*<button[^>]*>Sign out<\/button>/,
+      );
+      const rows = sessionRows(page.body);
+      expect(rows.find((r) => r.current)!.row).not.toContain('/delete"');
+      expect(rows.find((r) => r.id === b.sessionId)!.row).toContain(`/account/sessions/${b.sessionId}/delete"`);
     });
 
     it('expiring another session keeps its row and sends that device home', async () => {
@@ -717,6 +780,87 @@ describe('sample app (HTTP)', () => {
       const browser = new Client(base);
       browser.cookies.set('auth_token', key);
       expect((await browser.get('/account')).location).toBe('/');
+    });
+  });
+
+  describe('error pages and the icon', () => {
+    it('an unknown URL is an HTML 404 page in the layout, as the other error pages are', async () => {
+      for (const method of ['GET', 'POST']) {
+        const reply = await new Client(base).request(method, '/no/such/page');
+        expect(reply.status).toBe(404);
+        expect(reply.headers.get('content-type')).toMatch(/^text\/html/);
+        expect(reply.body).toContain('<h1>404 · Not Found</h1>');
+        expect(reply.body).toContain('<code>/no/such/page</code>');
+        expect(reply.body).toContain('href="/assets/style.css"');
+        expect(reply.body).toContain('<a href="/">Back home</a>');
+      }
+    });
+
+    it('a 404 shows no markup from the URL', async () => {
+      const reply = await new Client(base).get('/%3Cscript%3Ealert(1)%3C/script%3E');
+      expect(reply.status).toBe(404);
+      expect(reply.body).not.toContain('<script>');
+    });
+
+    it('a missing stylesheet is a 404 too', async () => {
+      expect((await new Client(base).get('/assets/nope.css')).status).toBe(404);
+    });
+
+    it('the JSON API keeps JSON errors: an unknown /api route is a JSON 404', async () => {
+      const reply = await new Client(base).get('/api/nope');
+      expect(reply.status).toBe(404);
+      expect(reply.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(reply.json()).toEqual({ statusCode: 404, message: 'Cannot GET /api/nope', error: 'Not Found' });
+    });
+
+    it("a page's own 404 has a readable title", async () => {
+      const me = await signUp();
+      const reply = await me.client.post('/account/sessions/00000000-0000-4000-8000-000000000000/delete');
+      expect(reply.status).toBe(404);
+      expect(reply.body).toContain('<h1>404 · Not Found</h1>');
+      expect(reply.body).toContain('No such session.');
+    });
+
+    it('a server error on a page is an HTML 500 page that tells nothing of its cause', async () => {
+      const me = await signUp();
+      await sql('ALTER TABLE users RENAME TO users_away');
+      try {
+        const reply = await me.client.get('/account');
+        expect(reply.status).toBe(500);
+        expect(reply.headers.get('content-type')).toMatch(/^text\/html/);
+        expect(reply.body).toContain('<h1>500 · Internal Server Error</h1>');
+        expect(reply.body).not.toMatch(/users|relation|does not exist/);
+      } finally {
+        await sql('ALTER TABLE users_away RENAME TO users');
+      }
+    });
+
+    it('a malformed body is an HTML 400 on a page, and JSON under /api', async () => {
+      const bad = { headers: { 'content-type': 'application/json' }, body: '{"user_id":' };
+      const page = await fetch(base + '/login', { method: 'POST', ...bad });
+      expect(page.status).toBe(400);
+      expect(await page.text()).toContain('<h1>400 · Bad Request</h1>');
+      const api = await fetch(base + '/api/me', { method: 'POST', ...bad });
+      expect(api.status).toBe(400);
+      expect(await api.json()).toMatchObject({ statusCode: 400 });
+    });
+
+    it('serves the icon the layout links, and /favicon.ico for browsers that ask for it anyway', async () => {
+      const client = new Client(base);
+      for (const page of ['/', '/stats', '/no/such/page']) {
+        const href = /<link rel="icon" href="([^"]+)"/.exec((await client.get(page)).body)?.[1];
+        expect(href).toBe('/assets/favicon.svg');
+      }
+      const svg = await client.get('/assets/favicon.svg');
+      expect(svg.status).toBe(200);
+      expect(svg.headers.get('content-type')).toMatch(/^image\/svg\+xml/);
+      expect(svg.body).toMatch(/^<svg /);
+      const ico = await fetch(base + '/favicon.ico');
+      expect(ico.status).toBe(200);
+      expect(ico.headers.get('content-type')).toMatch(/^image\/(x-icon|vnd\.microsoft\.icon)/);
+      // An ICO file: reserved 0, type 1 (icon), at least one image.
+      const head = Buffer.from(await ico.arrayBuffer()).subarray(0, 6);
+      expect([head.readUInt16LE(0), head.readUInt16LE(2), head.readUInt16LE(4) > 0]).toEqual([0, 1, true]);
     });
   });
 

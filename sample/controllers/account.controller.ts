@@ -16,6 +16,7 @@ import { Authenticated, CurrentSession, InjectSessions, type Session, SessionsSe
 import { API_KEYS } from '../sessions.config';
 import { UsersService } from '../users/users.service';
 import type { ClientInfo } from '../web/client-info';
+import { describeDevice } from '../web/device';
 import { flashSecret, setFlash } from '../web/flash';
 import { PageExceptionFilter } from '../web/page-exception.filter';
 import { redirect } from '../web/redirect';
@@ -58,6 +59,7 @@ export class AccountController {
         expired: session.isExpired,
         insertedAt: session.insertedAt,
         expiresAt: session.expiresAt,
+        device: describeDevice(session.data.userAgent),
         userAgent: session.data.userAgent,
         ip: session.data.ip,
       })),

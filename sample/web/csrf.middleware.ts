@@ -1,6 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { CSRF_COOKIE, readCookie, writeCookie } from './cookies';
+import { renderError } from './error-page';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const TOKEN = /^[A-Za-z0-9_-]{43}$/;
@@ -19,11 +20,11 @@ export function csrfMiddleware(req: Request, res: Response, next: NextFunction):
   if (token !== cookie) writeCookie(res, CSRF_COOKIE, token);
   res.locals.csrfToken = token;
   if (SAFE_METHODS.has(req.method) || matches(cookie, req.body?._csrf)) return next();
-  res.status(403).render('error', {
-    title: 'Forbidden',
-    status: 403,
-    message: 'The form was stale or came from another site (CSRF check failed). Reload the page and try again.',
-  });
+  renderError(
+    res,
+    403,
+    'The form was stale or came from another site (CSRF check failed). Reload the page and try again.',
+  );
 }
 
 function matches(cookie: string | undefined, sent: unknown): boolean {

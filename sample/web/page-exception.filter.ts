@@ -2,6 +2,7 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpSta
 import type { Request, Response } from 'express';
 import { SessionsService } from 'nestjs-ecto-sessions';
 import { readCookie } from './cookies';
+import { renderError } from './error-page';
 import { setFlash } from './flash';
 import { redirect } from './redirect';
 
@@ -21,17 +22,15 @@ export class PageExceptionFilter implements ExceptionFilter {
     if (status === HttpStatus.UNAUTHORIZED) {
       const hadSession = readCookie(req, this.sessions.options.cookie.name) !== undefined;
       this.sessions.clearCookie(res);
-      setFlash(
-        res,
-        hadSession
-          ? {
-              type: 'error',
-              message: 'Your session has ended: it expired, or was signed out from another device. Log in again.',
-            }
-          : { type: 'info', message: 'Sign up or log in first.' },
-      );
+      // Both are refusals, shown as the flash for errors; neither is a success.
+      setFlash(res, {
+        type: 'error',
+        message: hadSession
+          ? 'Your session has ended: it expired, or was signed out from another device. Log in again.'
+          : 'Sign up or log in first.',
+      });
       return redirect(res, '/');
     }
-    res.status(status).render('error', { title: HttpStatus[status] ?? 'Error', status, message: exception.message });
+    renderError(res, status, exception.message);
   }
 }
