@@ -1,0 +1,394 @@
+import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { MikroORM } from '@mikro-orm/core';
+import { Logger } from '@nestjs/common';
+import type { Statement } from '../store/statements';
+
+/**
+ * The `pg` that the ORM's PostgreSQL driver uses, found from the driver when this
+ * package can see it, else from the app (strict installs such as pnpm).
+ */
+function loadPg(): { Client: new (options: object) => PgClient } {
+  for (const from of ['@mikro-orm/postgresql', `${process.cwd()}/`]) {
+    try {
+      const base = from.endsWith('/') ? from : require.resolve(from);
+      return createRequire(base)('pg');
+    } catch {
+      // try the next place
+    }
+  }
+  throw new Error('the pg package (a dependency of @mikro-orm/postgresql) cannot be found');
+}
+
+/** The PostgreSQL channel on which instances announce revocations. */
+export const CACHE_CHANNEL = 'nestjs_ecto_sessions';
+
+/**
+ * What a notification says: the table, and the ids to drop or `all`. `nonce`
+ * names a revocation; every other listener of the table answers it with `ack`
+ * once it has dropped the ids, so the sender knows when all instances have.
+ */
+export interface InvalidationMessage {
+  table: string;
+  ids?: string[];
+  all?: boolean;
+  nonce?: string;
+  ack?: string;
+}
+
+/** Past this many ids a revocation notice says "all": NOTIFY payloads are capped at 8000 bytes. */
+const MAX_NOTIFIED_IDS = 100;
+
+/** How long a revocation waits for the listeners' acknowledgements before returning anyway (and warning). */
+const ACK_TIMEOUT_MS = 3000;
+
+/** How long the start-up probe waits for its own notice. */
+const PROBE_TIMEOUT_MS = 1000;
+
+/** How long a backend's role, once checked, is taken as known (pids are reused once a backend exits). */
+const SENDER_CHECK_MS = 5000;
+
+/**
+ * The `application_name` of a table's listening connections: a revocation finds
+ * them in `pg_stat_activity` to know whose acknowledgements to wait for.
+ */
+export function listenerName(table: string): string {
+  return `nestjs-ecto-sessions:${table}`.slice(0, 63); // PostgreSQL keeps 63 bytes
+}
+
+interface PgClient {
+  connect(): Promise<void>;
+  query(sql: string | { text: string; values: unknown[] }): Promise<{ rows: Array<Record<string, unknown>> }>;
+  end(): Promise<void>;
+  on(event: string, listener: (...args: any[]) => void): void;
+  removeAllListeners(): void;
+  processID?: number;
+}
+
+/** A notification as pg hands it over: `processId` is the sending backend's pid, which PostgreSQL sets. */
+interface Notification {
+  channel: string;
+  payload?: string;
+  processId: number;
+}
+
+/** A revocation waiting to be heard by the listeners `expected` (pids; `undefined` until the notice is sent). */
+interface Pending {
+  heard: Set<number>;
+  expected: number[] | undefined;
+  done(heard: boolean): void;
+}
+
+/** Why the cache of a kind cannot hear revocations right now (`undefined` while it can). */
+export type ListenerState = 'listening' | 'connecting' | 'unreachable' | 'pooler';
+
+const FIRST_RETRY_MS = 250;
+const LAST_RETRY_MS = 15_000;
+
+/**
+ * Both halves of the cross-instance revocation protocol for one table, on a
+ * dedicated connection that LISTENs:
+ * - receiving: other instances' revocations drop sessions from this cache, and
+ *   are acknowledged once dropped;
+ * - sending (`announce`): a revocation's notice goes out, and the call waits
+ *   until every listening instance has acknowledged it.
+ *
+ * Any role on the server can LISTEN and NOTIFY on any channel, so a notice or an
+ * acknowledgement counts only when PostgreSQL says it was sent by a backend of
+ * this app's own role (`processId`, checked in `pg_stat_activity`), and only
+ * connections of that role are waited for. A transaction pooler between here and
+ * the server cannot deliver notices: then the cache stays bypassed and nothing
+ * waits for acknowledgements.
+ */
+export class CacheInvalidationListener {
+  private readonly logger = new Logger('EctoSessions');
+  private client: PgClient | undefined;
+  /** This listener's backend pid, once it listens. */
+  private ownPid: number | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private delay = FIRST_RETRY_MS;
+  private stopped = false;
+  private readonly pending = new Map<string, Pending>();
+  private warned = false;
+  private stateNow: ListenerState = 'connecting';
+  /** pid → whether it is a backend of this app's role, and when that was checked. */
+  private readonly senders = new Map<number, { ours: boolean; at: number }>();
+  private checking: Promise<void> | undefined;
+
+  constructor(
+    private readonly orm: MikroORM,
+    /** The sessions table this listener serves (it acknowledges that table's revocations). */
+    private readonly table: string,
+    private readonly onMessage: (message: InvalidationMessage) => void,
+    private readonly onListening: (listening: boolean) => void,
+  ) {}
+
+  /** Whether revocations are heard now, and if not, why. */
+  get state(): ListenerState {
+    return this.stateNow;
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abandonPending();
+    clearTimeout(this.retry);
+    this.setListening(false, this.stateNow === 'pooler' ? 'pooler' : 'connecting');
+    this.drop(this.client);
+    this.client = undefined;
+  }
+
+  /**
+   * Tells other instances that sessions changed (`ids`, or `all`), through
+   * `run` (the ORM's connection, inside the caller's transaction if any), and
+   * waits until every listener of the table has dropped them. Resolves `false`
+   * when some did not answer in time. Inside a transaction the notice goes out
+   * at commit, so nothing is waited for: that would wait for ourselves.
+   */
+  async announce(
+    ids: string[] | 'all',
+    run: <T>(statement: Statement) => Promise<T>,
+    inTransaction: boolean,
+  ): Promise<boolean> {
+    const all = ids === 'all' || ids.length > MAX_NOTIFIED_IDS;
+    const nonce = randomUUID();
+    const message: InvalidationMessage = { table: this.table, nonce, ...(all ? { all } : { ids: ids as string[] }) };
+    const notify = { sql: 'SELECT pg_notify(?, ?)', params: [CACHE_CHANNEL, JSON.stringify(message)] };
+    if (inTransaction || !this.client) {
+      // This instance cannot hear answers (its own cache is bypassed): send, and wait for nobody.
+      await run(notify);
+      return true;
+    }
+    return this.acknowledged(nonce, async () => {
+      // The listeners to wait for: connections of this app's own role named as ours. Another
+      // role's connection named alike is never waited for, so it cannot stall revocations.
+      const [row] = await run<Array<{ listeners: string | null }>>({
+        sql:
+          `${notify.sql}, (SELECT string_agg(pid::text, ',') FROM pg_stat_activity ` +
+          `WHERE application_name = ? AND usename = session_user AND datname = current_database()) AS "listeners"`,
+        params: [...notify.params, listenerName(this.table)],
+      });
+      return row?.listeners ? row.listeners.split(',').map(Number) : [];
+    });
+  }
+
+  /**
+   * Waits until `send` (which publishes the notice and returns the pids of the
+   * listeners) has been heard by each of those listeners. `false` after the timeout.
+   */
+  private async acknowledged(
+    nonce: string,
+    send: () => Promise<number[]>,
+    timeoutMs = ACK_TIMEOUT_MS,
+  ): Promise<boolean> {
+    let entry!: Pending;
+    const outcome = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => entry.done(false), timeoutMs);
+      timer.unref();
+      entry = {
+        heard: new Set(),
+        expected: undefined,
+        done: (heard) => {
+          clearTimeout(timer);
+          this.pending.delete(nonce);
+          resolve(heard);
+        },
+      };
+    });
+    this.pending.set(nonce, entry); // before sending: answers may arrive before `send` returns
+    try {
+      entry.expected = await send();
+    } catch (error) {
+      entry.done(false);
+      throw error;
+    }
+    this.settle(nonce);
+    return outcome;
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    let client: PgClient | undefined;
+    try {
+      client = this.createClient();
+      client.on('notification', (message: Notification) => void this.receive(message));
+      client.on('error', () => this.lost(client!));
+      client.on('end', () => this.lost(client!));
+      await client.connect();
+      const [{ pid }] = (await client.query('SELECT pg_backend_pid() AS pid')).rows as Array<{ pid: number }>;
+      if (client.processID !== undefined && client.processID !== pid) {
+        // A pooler (PgBouncer, Supavisor...) answers the connection with its own key, not the
+        // server's: its server connections change hands between statements, so LISTEN cannot hold.
+        this.drop(client);
+        this.setListening(false, 'pooler');
+        this.logger.warn(
+          `Session cache of "${this.table}" bypassed: connections go through a transaction pooler, which cannot deliver revocation notices`,
+        );
+        return;
+      }
+      await client.query(`LISTEN ${CACHE_CHANNEL}`);
+      if (this.stopped) return this.drop(client);
+      this.client = client;
+      this.ownPid = pid;
+      // Serve only once a notice sent from another connection really arrives
+      // (embedded PGlite, for one, accepts LISTEN but delivers nothing across connections).
+      if (!(await this.probe())) throw new Error('notices sent from another connection do not arrive');
+      // Named only once it is known to hear: whoever finds us by name waits for our answer.
+      await client.query(`SET application_name = '${listenerName(this.table).replace(/'/g, "''")}'`);
+      this.delay = FIRST_RETRY_MS;
+      this.warned = false;
+      this.setListening(true, 'listening');
+    } catch (error) {
+      if (this.client === client) this.client = undefined;
+      this.drop(client);
+      this.setListening(false, 'unreachable');
+      if (!this.warned) {
+        this.logger.warn(
+          `Session cache bypassed: cannot listen for revocations (${(error as Error)?.message ?? 'error'}); retrying`,
+        );
+        this.warned = true;
+      }
+      this.scheduleReconnect();
+    }
+  }
+
+  /** Sends a notice through the ORM's own connection and waits for it to come back here. */
+  private probe(): Promise<boolean> {
+    const nonce = `probe:${randomUUID()}`;
+    // No table: other listeners ignore it, so only this one's echo counts.
+    return this.acknowledged(
+      nonce,
+      async () => {
+        await this.orm.em
+          .getConnection()
+          .execute('SELECT pg_notify(?, ?)', [CACHE_CHANNEL, JSON.stringify({ table: '', nonce })], 'all');
+        return [this.ownPid!];
+      },
+      PROBE_TIMEOUT_MS,
+    );
+  }
+
+  private setListening(listening: boolean, state: ListenerState): void {
+    this.stateNow = state;
+    this.onListening(listening);
+  }
+
+  /** Resolves a pending revocation once every expected listener has heard it. */
+  private settle(nonce: string): void {
+    const entry = this.pending.get(nonce);
+    if (entry?.expected?.every((pid) => entry.heard.has(pid))) entry.done(true);
+  }
+
+  private abandonPending(): void {
+    for (const entry of [...this.pending.values()]) entry.done(false);
+  }
+
+  private lost(client: PgClient): void {
+    if (client !== this.client) return;
+    this.client = undefined;
+    this.drop(client);
+    this.setListening(false, 'unreachable');
+    this.abandonPending();
+    if (!this.stopped) {
+      this.logger.warn('Session cache bypassed: the revocation listener lost its connection; reconnecting');
+      this.scheduleReconnect();
+    }
+  }
+
+  private drop(client: PgClient | undefined): void {
+    client?.removeAllListeners();
+    client?.on('error', () => undefined); // pg may still emit one while ending: never an uncaught exception
+    client?.end().catch(() => undefined);
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped) return;
+    clearTimeout(this.retry);
+    this.retry = setTimeout(() => void this.connect(), this.delay);
+    this.retry.unref();
+    this.delay = Math.min(this.delay * 2, LAST_RETRY_MS);
+  }
+
+  private async receive(notification: Notification): Promise<void> {
+    if (notification.channel !== CACHE_CHANNEL || !notification.payload) return;
+    let message: InvalidationMessage;
+    try {
+      message = JSON.parse(notification.payload) as InvalidationMessage;
+    } catch {
+      return; // not ours: other apps may share the channel name
+    }
+    if (typeof message !== 'object' || message === null) return;
+    // Anyone can notify on this channel: only this app's own role may revoke, acknowledge or echo.
+    if (!(await this.sentByUs(notification.processId))) return;
+    if (typeof message.ack === 'string') return this.heard(message.ack, notification.processId);
+    this.onMessage(message);
+    if (typeof message.nonce !== 'string') return;
+    if (this.pending.has(message.nonce))
+      this.heard(message.nonce, this.ownPid!); // our own notice's echo
+    else if (message.table === this.table) this.acknowledge(message.nonce);
+  }
+
+  /**
+   * Whether a backend belongs to this app's role. Checked in `pg_stat_activity`
+   * on this connection, for all of the role's backends at once, and remembered
+   * for a few seconds: a flood of notices from another role costs one query.
+   */
+  private async sentByUs(pid: number): Promise<boolean> {
+    if (pid === this.ownPid) return true;
+    const fresh = () => {
+      const known = this.senders.get(pid);
+      return known && Date.now() - known.at < SENDER_CHECK_MS ? known : undefined;
+    };
+    let known = fresh();
+    if (known) return known.ours;
+    if (this.checking) {
+      await this.checking; // one in flight may answer for this pid too
+      known = fresh();
+      if (known) return known.ours;
+    }
+    const check = this.checkSenders(pid);
+    this.checking = check;
+    await check;
+    if (this.checking === check) this.checking = undefined;
+    return fresh()?.ours === true;
+  }
+
+  private async checkSenders(pid: number): Promise<void> {
+    const at = Date.now();
+    if (this.senders.size > 10_000) this.senders.clear();
+    try {
+      const { rows } = await this.client!.query(
+        'SELECT pid FROM pg_stat_activity WHERE usename = session_user AND datname = current_database()',
+      );
+      for (const row of rows) this.senders.set(Number(row.pid), { ours: true, at });
+      if (!rows.some((row) => Number(row.pid) === pid)) this.senders.set(pid, { ours: false, at });
+    } catch {
+      // the connection is failing: `lost` takes it from here, and the notice is not trusted
+    }
+  }
+
+  private heard(nonce: string, pid: number): void {
+    const entry = this.pending.get(nonce);
+    if (!entry) return;
+    entry.heard.add(pid);
+    this.settle(nonce);
+  }
+
+  /** Tells the sender of a revocation that this instance has dropped it (on this connection: no pool needed). */
+  private acknowledge(nonce: string): void {
+    const payload = JSON.stringify({ table: this.table, ack: nonce });
+    this.client?.query({ text: 'SELECT pg_notify($1, $2)', values: [CACHE_CHANNEL, payload] }).catch(() => undefined); // a lost connection is handled by `lost`; the sender times out
+  }
+
+  /** A `pg` client with the ORM's connection settings, from the `pg` that the ORM's driver uses. */
+  private createClient(): PgClient {
+    const connection = this.orm.em.getConnection() as unknown as { getConnectionOptions(): Record<string, unknown> };
+    const driverOptions = (this.orm.config.get('driverOptions') ?? {}) as { connection?: Record<string, unknown> };
+    const { Client } = loadPg();
+    return new Client({ ...connection.getConnectionOptions(), ...(driverOptions.connection ?? {}) });
+  }
+}
