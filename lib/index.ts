@@ -14,8 +14,15 @@ export { Session, sessionEntity } from './store/session.entity';
 export { AUTHENTICATED_KEY, DEFAULT_KIND, PUBLIC_KEY, SESSION_REQUEST_KEY } from './constants';
 export { type EctoSessionsAsyncOptions, EctoSessionsModule } from './module/ecto-sessions.module';
 export type { EctoSessionsOptionsFactory } from './module/module-definition';
-export { DEFAULT_COLUMNS, resolveSessionsOptions, SessionsOptionsError } from './options/resolve-options';
-export { type SessionOrId, SessionsService, SessionsTimeoutError } from './service/sessions.service';
+export { DEFAULT_COLUMNS, resolveSessionsOptions } from './options/resolve-options';
+export {
+  EctoSessionsError,
+  SessionsOptionsError,
+  SessionsTimeoutError,
+  UnknownKindError,
+  UnsupportedOrmError,
+} from './errors';
+export { type KindOptions, type SessionOrId, SessionsService } from './service/sessions.service';
 export { getSessionsOptionsToken, getSessionsToken } from './module/injection-tokens';
 export { extractToken, type RequestLike } from './http/token-extraction';
 export { DEFAULT_TOKEN_LENGTH, digest, generateToken, isWellFormedToken, MIN_TOKEN_LENGTH } from './tokens/auth-token';

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { MikroORM } from '@mikro-orm/core';
-import { Logger } from '@nestjs/common';
+import { logger } from '../logger';
 import type { Statement } from '../store/statements';
+import { Acknowledgements } from './acknowledgements';
+import { SenderRoles } from './sender-roles';
 
 /**
  * The `pg` that the ORM's PostgreSQL driver uses, found from the driver when this
@@ -45,9 +47,6 @@ const ACK_TIMEOUT_MS = 3000;
 /** How long the start-up probe waits for its own notice. */
 const PROBE_TIMEOUT_MS = 1000;
 
-/** How long a backend's role, once checked, is taken as known (pids are reused once a backend exits). */
-const SENDER_CHECK_MS = 5000;
-
 /**
  * The `application_name` of a table's listening connections: a revocation finds
  * them in `pg_stat_activity` to know whose acknowledgements to wait for.
@@ -72,13 +71,6 @@ interface Notification {
   processId: number;
 }
 
-/** A revocation waiting to be heard by the listeners `expected` (pids; `undefined` until the notice is sent). */
-interface Pending {
-  heard: Set<number>;
-  expected: number[] | undefined;
-  done(heard: boolean): void;
-}
-
 /** Why the cache of a kind cannot hear revocations right now (`undefined` while it can). */
 export type ListenerState = 'listening' | 'connecting' | 'unreachable' | 'pooler';
 
@@ -101,19 +93,16 @@ const LAST_RETRY_MS = 15_000;
  * waits for acknowledgements.
  */
 export class CacheInvalidationListener {
-  private readonly logger = new Logger('EctoSessions');
   private client: PgClient | undefined;
   /** This listener's backend pid, once it listens. */
   private ownPid: number | undefined;
   private retry: NodeJS.Timeout | undefined;
   private delay = FIRST_RETRY_MS;
   private stopped = false;
-  private readonly pending = new Map<string, Pending>();
+  private readonly acknowledgements = new Acknowledgements();
+  private readonly senders = new SenderRoles(() => this.ourPids());
   private warned = false;
   private stateNow: ListenerState = 'connecting';
-  /** pid → whether it is a backend of this app's role, and when that was checked. */
-  private readonly senders = new Map<number, { ours: boolean; at: number }>();
-  private checking: Promise<void> | undefined;
 
   constructor(
     private readonly orm: MikroORM,
@@ -135,7 +124,7 @@ export class CacheInvalidationListener {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.abandonPending();
+    this.acknowledgements.abandonAll();
     clearTimeout(this.retry);
     this.setListening(false, this.stateNow === 'pooler' ? 'pooler' : 'connecting');
     this.drop(this.client);
@@ -163,51 +152,21 @@ export class CacheInvalidationListener {
       await run(notify);
       return true;
     }
-    return this.acknowledged(nonce, async () => {
-      // The listeners to wait for: connections of this app's own role named as ours. Another
-      // role's connection named alike is never waited for, so it cannot stall revocations.
-      const [row] = await run<Array<{ listeners: string | null }>>({
-        sql:
-          `${notify.sql}, (SELECT string_agg(pid::text, ',') FROM pg_stat_activity ` +
-          `WHERE application_name = ? AND usename = session_user AND datname = current_database()) AS "listeners"`,
-        params: [...notify.params, listenerName(this.table)],
-      });
-      return row?.listeners ? row.listeners.split(',').map(Number) : [];
-    });
-  }
-
-  /**
-   * Waits until `send` (which publishes the notice and returns the pids of the
-   * listeners) has been heard by each of those listeners. `false` after the timeout.
-   */
-  private async acknowledged(
-    nonce: string,
-    send: () => Promise<number[]>,
-    timeoutMs = ACK_TIMEOUT_MS,
-  ): Promise<boolean> {
-    let entry!: Pending;
-    const outcome = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => entry.done(false), timeoutMs);
-      timer.unref();
-      entry = {
-        heard: new Set(),
-        expected: undefined,
-        done: (heard) => {
-          clearTimeout(timer);
-          this.pending.delete(nonce);
-          resolve(heard);
-        },
-      };
-    });
-    this.pending.set(nonce, entry); // before sending: answers may arrive before `send` returns
-    try {
-      entry.expected = await send();
-    } catch (error) {
-      entry.done(false);
-      throw error;
-    }
-    this.settle(nonce);
-    return outcome;
+    return this.acknowledgements.wait(
+      nonce,
+      async () => {
+        // The listeners to wait for: connections of this app's own role named as ours. Another
+        // role's connection named alike is never waited for, so it cannot stall revocations.
+        const [row] = await run<Array<{ listeners: string | null }>>({
+          sql:
+            `${notify.sql}, (SELECT string_agg(pid::text, ',') FROM pg_stat_activity ` +
+            `WHERE application_name = ? AND usename = session_user AND datname = current_database()) AS "listeners"`,
+          params: [...notify.params, listenerName(this.table)],
+        });
+        return row?.listeners ? row.listeners.split(',').map(Number) : [];
+      },
+      ACK_TIMEOUT_MS,
+    );
   }
 
   private async connect(): Promise<void> {
@@ -225,7 +184,7 @@ export class CacheInvalidationListener {
         // server's: its server connections change hands between statements, so LISTEN cannot hold.
         this.drop(client);
         this.setListening(false, 'pooler');
-        this.logger.warn(
+        logger.warn(
           `Session cache of "${this.table}" bypassed: connections go through a transaction pooler, which cannot deliver revocation notices`,
         );
         return;
@@ -247,7 +206,7 @@ export class CacheInvalidationListener {
       this.drop(client);
       this.setListening(false, 'unreachable');
       if (!this.warned) {
-        this.logger.warn(
+        logger.warn(
           `Session cache bypassed: cannot listen for revocations (${(error as Error)?.message ?? 'error'}); retrying`,
         );
         this.warned = true;
@@ -260,7 +219,7 @@ export class CacheInvalidationListener {
   private probe(): Promise<boolean> {
     const nonce = `probe:${randomUUID()}`;
     // No table: other listeners ignore it, so only this one's echo counts.
-    return this.acknowledged(
+    return this.acknowledgements.wait(
       nonce,
       async () => {
         await this.orm.em
@@ -277,24 +236,14 @@ export class CacheInvalidationListener {
     this.onListening(listening);
   }
 
-  /** Resolves a pending revocation once every expected listener has heard it. */
-  private settle(nonce: string): void {
-    const entry = this.pending.get(nonce);
-    if (entry?.expected?.every((pid) => entry.heard.has(pid))) entry.done(true);
-  }
-
-  private abandonPending(): void {
-    for (const entry of [...this.pending.values()]) entry.done(false);
-  }
-
   private lost(client: PgClient): void {
     if (client !== this.client) return;
     this.client = undefined;
     this.drop(client);
     this.setListening(false, 'unreachable');
-    this.abandonPending();
+    this.acknowledgements.abandonAll();
     if (!this.stopped) {
-      this.logger.warn('Session cache bypassed: the revocation listener lost its connection; reconnecting');
+      logger.warn('Session cache bypassed: the revocation listener lost its connection; reconnecting');
       this.scheduleReconnect();
     }
   }
@@ -323,59 +272,21 @@ export class CacheInvalidationListener {
     }
     if (typeof message !== 'object' || message === null) return;
     // Anyone can notify on this channel: only this app's own role may revoke, acknowledge or echo.
-    if (!(await this.sentByUs(notification.processId))) return;
-    if (typeof message.ack === 'string') return this.heard(message.ack, notification.processId);
+    if (notification.processId !== this.ownPid && !(await this.senders.isOurs(notification.processId))) return;
+    if (typeof message.ack === 'string') return this.acknowledgements.heard(message.ack, notification.processId);
     this.onMessage(message);
     if (typeof message.nonce !== 'string') return;
-    if (this.pending.has(message.nonce))
-      this.heard(message.nonce, this.ownPid!); // our own notice's echo
+    if (this.acknowledgements.has(message.nonce))
+      this.acknowledgements.heard(message.nonce, this.ownPid!); // our own notice's echo
     else if (message.table === this.table) this.acknowledge(message.nonce);
   }
 
-  /**
-   * Whether a backend belongs to this app's role. Checked in `pg_stat_activity`
-   * on this connection, for all of the role's backends at once, and remembered
-   * for a few seconds: a flood of notices from another role costs one query.
-   */
-  private async sentByUs(pid: number): Promise<boolean> {
-    if (pid === this.ownPid) return true;
-    const fresh = () => {
-      const known = this.senders.get(pid);
-      return known && Date.now() - known.at < SENDER_CHECK_MS ? known : undefined;
-    };
-    let known = fresh();
-    if (known) return known.ours;
-    if (this.checking) {
-      await this.checking; // one in flight may answer for this pid too
-      known = fresh();
-      if (known) return known.ours;
-    }
-    const check = this.checkSenders(pid);
-    this.checking = check;
-    await check;
-    if (this.checking === check) this.checking = undefined;
-    return fresh()?.ours === true;
-  }
-
-  private async checkSenders(pid: number): Promise<void> {
-    const at = Date.now();
-    if (this.senders.size > 10_000) this.senders.clear();
-    try {
-      const { rows } = await this.client!.query(
-        'SELECT pid FROM pg_stat_activity WHERE usename = session_user AND datname = current_database()',
-      );
-      for (const row of rows) this.senders.set(Number(row.pid), { ours: true, at });
-      if (!rows.some((row) => Number(row.pid) === pid)) this.senders.set(pid, { ours: false, at });
-    } catch {
-      // the connection is failing: `lost` takes it from here, and the notice is not trusted
-    }
-  }
-
-  private heard(nonce: string, pid: number): void {
-    const entry = this.pending.get(nonce);
-    if (!entry) return;
-    entry.heard.add(pid);
-    this.settle(nonce);
+  /** The pids of this app's role's backends on this database. */
+  private async ourPids(): Promise<number[]> {
+    const { rows } = await this.client!.query(
+      'SELECT pid FROM pg_stat_activity WHERE usename = session_user AND datname = current_database()',
+    );
+    return rows.map((row) => Number(row.pid));
   }
 
   /** Tells the sender of a revocation that this instance has dropped it (on this connection: no pool needed). */

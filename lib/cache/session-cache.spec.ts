@@ -21,16 +21,17 @@ describe('SessionCache', () => {
     const stamp = cache.stamp; // the lookup starts
     cache.invalidate(['a']); // the session is revoked meanwhile
     cache.set('digest-a', session('a'), stamp); // the stale row arrives
-    expect(cache.get('digest-a')).toBeUndefined();
+    expect(cache.get('digest-a', new Date())).toBeUndefined();
     cache.set('digest-a', session('a'), cache.stamp);
-    expect(cache.get('digest-a')?.id).toBe('a');
+    expect(cache.get('digest-a', new Date())?.id).toBe('a');
   });
 
   it('spreads expiries over the last tenth of the ttl, so sessions cached together do not all expire together', () => {
     const cache = new SessionCache({ ttl: 100, max: 1000 });
     cache.setUsable(true);
     for (let i = 0; i < 200; i++) cache.set(`digest-${i}`, session(String(i)), cache.stamp);
-    const remaining = Array.from({ length: 200 }, (_, i) => cache.remainingTtl(`digest-${i}`));
+    const lru = (cache as unknown as { lru: { getRemainingTTL(key: string): number } }).lru;
+    const remaining = Array.from({ length: 200 }, (_, i) => lru.getRemainingTTL(`digest-${i}`));
     for (const ms of remaining) {
       expect(ms).toBeGreaterThan(89_000);
       expect(ms).toBeLessThanOrEqual(100_000);
@@ -42,24 +43,32 @@ describe('SessionCache', () => {
     const cache = new SessionCache({ ttl: 60, max: 10 });
     cache.setUsable(true);
     cache.set('digest-a', session('a'), cache.stamp);
-    const first = cache.get('digest-a')!;
+    const first = cache.get('digest-a', new Date())!;
     (first.data as { n: number }).n = 2;
     first.expiresAt!.setTime(0);
-    const second = cache.get('digest-a')!;
+    const second = cache.get('digest-a', new Date())!;
     expect(second.data).toEqual({ n: 1 });
     expect(second.expiresAt!.getTime()).toBeGreaterThan(Date.now());
     expect(second.authTokenDigest).toBe('digest-a');
     expect(Object.keys(second)).not.toContain('authTokenDigest');
   });
 
+  it('serves a cached session only while it is valid: one past its expiry goes to the database', () => {
+    const cache = new SessionCache({ ttl: 60, max: 10 });
+    cache.setUsable(true);
+    cache.set('digest-a', session('a'), cache.stamp);
+    expect(cache.get('digest-a', new Date(Date.now() + 59_000))?.id).toBe('a');
+    expect(cache.get('digest-a', new Date(Date.now() + 61_000))).toBeUndefined();
+  });
+
   it('serves nothing while unusable, and empties itself when that changes', () => {
     const cache = new SessionCache({ ttl: 60, max: 10 });
     cache.set('digest-a', session('a'), cache.stamp);
-    expect(cache.get('digest-a')).toBeUndefined();
+    expect(cache.get('digest-a', new Date())).toBeUndefined();
     cache.setUsable(true);
     cache.set('digest-a', session('a'), cache.stamp);
     cache.setUsable(false);
     cache.setUsable(true);
-    expect(cache.get('digest-a')).toBeUndefined();
+    expect(cache.get('digest-a', new Date())).toBeUndefined();
   });
 });

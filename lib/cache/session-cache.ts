@@ -6,20 +6,6 @@ interface Entry {
   session: Session;
   /** `data` as JSON text, parsed afresh for each copy, so no caller can change what the next one gets. */
   data: string;
-  shape: Shape;
-}
-
-/** A session's own properties in the row's order, and what each holds; shared by the entries that look alike. */
-interface Shape {
-  keys: string[];
-  /** Copied as is, a `Date` to copy, or `data`. */
-  kinds: Kind[];
-}
-
-const enum Kind {
-  Plain,
-  Date,
-  Data,
 }
 
 /**
@@ -39,7 +25,6 @@ export class SessionCache {
    */
   private generation = 0;
   private readonly ttlMs: number;
-  private lastShape: Shape | undefined;
 
   constructor(options: { ttl: number; max: number }) {
     this.ttlMs = options.ttl * 1000;
@@ -72,22 +57,22 @@ export class SessionCache {
     return this.lru.size;
   }
 
-  /** A copy of the cached session, or `undefined`: already parsed, so a hit costs a copy, not a parse. */
-  get(digest: string): Session | undefined {
+  /**
+   * A copy of the cached session while it is valid at `now`, or `undefined`. One
+   * past its expiry may have been extended by another instance: the database decides.
+   */
+  get(digest: string, now: Date): Session | undefined {
     if (!this.usable) return undefined;
     const entry = this.lru.get(digest);
     if (!entry) return undefined;
     const { session } = entry;
-    const { keys, kinds } = entry.shape;
+    if (session.expiresAt !== null && session.expiresAt.getTime() <= now.getTime()) return undefined;
     const copy = Object.create(Object.getPrototypeOf(session)) as Session;
-    // In the row's order, so a cached copy has the same shape (and JSON) as a fresh one.
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i];
-      const kind = kinds[i];
-      if (kind === Kind.Plain) copy[key] = session[key];
-      else if (kind === Kind.Date) copy[key] = new Date((session[key] as Date).getTime());
-      else copy[key] = entry.data === '{}' ? {} : JSON.parse(entry.data);
+    for (const key of Object.keys(session)) {
+      const value = session[key];
+      copy[key] = value instanceof Date ? new Date(value.getTime()) : value;
     }
+    copy.data = entry.data === '{}' ? {} : JSON.parse(entry.data);
     copy.authTokenDigest = session.authTokenDigest;
     return copy;
   }
@@ -96,34 +81,11 @@ export class SessionCache {
     if (!this.usable || stamp !== this.generation) return;
     const previous = this.keysById.get(session.id);
     if (previous !== undefined && previous !== digest) this.lru.delete(previous);
-    const shape = this.shapeOf(session);
     // Each entry lives 90 to 100 % of the ttl: sessions cached in one burst (a
     // restart, a deploy) then expire spread out, not in one burst of lookups.
     const ttl = Math.round(this.ttlMs * (0.9 + Math.random() * 0.1));
-    this.lru.set(digest, { session, data: JSON.stringify(session.data ?? {}), shape }, { ttl });
+    this.lru.set(digest, { session, data: JSON.stringify(session.data ?? {}) }, { ttl });
     this.keysById.set(session.id, digest);
-  }
-
-  /** The shape of a session: the last one's when it matches (rows of one table almost always do). */
-  private shapeOf(session: Session): Shape {
-    const keys = Object.keys(session);
-    if (!keys.includes('data')) keys.push('data');
-    const kinds = keys.map((key) =>
-      key === 'data' ? Kind.Data : session[key] instanceof Date ? Kind.Date : Kind.Plain,
-    );
-    const last = this.lastShape;
-    if (
-      last &&
-      last.keys.length === keys.length &&
-      keys.every((key, i) => last.keys[i] === key && last.kinds[i] === kinds[i])
-    )
-      return last;
-    return (this.lastShape = { keys, kinds });
-  }
-
-  /** Milliseconds until the entry of a digest expires (0 when there is none). */
-  remainingTtl(digest: string): number {
-    return Math.max(0, this.lru.getRemainingTTL(digest));
   }
 
   /** Records a newer expiry written by this process. */

@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { logger } from '../logger';
 import type { ModuleRef } from '@nestjs/core';
 import {
   SESSION_EVENTS,
@@ -27,7 +27,6 @@ const HOOK: Record<EventName, keyof SessionEventHooks> = {
  * rejects is logged (without the session) and never breaks the operation.
  */
 export class SessionEvents {
-  private readonly logger = new Logger('EctoSessions');
   private emitter: Emitter | undefined;
 
   constructor(private readonly hooks: SessionEventHooks) {}
@@ -58,7 +57,7 @@ export class SessionEvents {
   private guard(name: string, call: () => unknown): void {
     // Payloads never hold a token or digest, so the listener's own message is safe to log.
     const report = (error: unknown) =>
-      this.logger.warn(`A "${name}" session event listener failed: ${String((error as Error)?.message ?? error)}`);
+      logger.warn(`A "${name}" session event listener failed: ${String((error as Error)?.message ?? error)}`);
     try {
       const result = call();
       if (result && typeof (result as Promise<unknown>).then === 'function')

@@ -2,48 +2,24 @@ import {
   type CanActivate,
   type ExecutionContext,
   Injectable,
-  Logger,
   ServiceUnavailableException,
   UnauthorizedException,
 } from '@nestjs/common';
 import { ModuleRef, Reflector } from '@nestjs/core';
-import type { AuthenticatedOptions } from './authenticated-options.interface';
-import type { TokenSource } from '../options/options.interface';
-import type { Session } from '../store/session.entity';
 import { AUTHENTICATED_KEY, DEFAULT_KIND, PUBLIC_KEY, SESSION_REQUEST_KEY } from '../constants';
-import type { SessionsService } from '../service/sessions.service';
+import { UnknownKindError } from '../errors';
+import { logger } from '../logger';
 import { getSessionsToken } from '../module/injection-tokens';
-import type { ResponseLike } from './cookies';
-import { currentSessionOf, exposeSession, forgetSession, foundKind, rememberSession } from './request-sessions';
+import type { TokenSource } from '../options/options.interface';
+import type { Resolution, SessionsService } from '../service/sessions.service';
+import type { Session } from '../store/session.entity';
+import type { AuthenticatedOptions } from './authenticated-options.interface';
+import { appendSetCookie, refreshedSessionCookie } from './cookies';
+import { forgetSession, foundKind, recordKeyOf, rememberSession } from './request-sessions';
+import { setHeader } from './response';
 import { extractToken, type RequestLike } from './token-extraction';
 
-/**
- * The object a non-HTTP request's or message's session is recorded on, one that
- * lives no longer than it: the GraphQL context; a WebSocket message's data (its
- * client outlives many messages, and only stands in for data that is not an
- * object); a microservice message's payload, else its transport's context.
- */
-function carrierOf(context: ExecutionContext): object | undefined {
-  const type = context.getType<string>();
-  if (type === 'graphql') return asObject(context.getArgByIndex(2));
-  if (type === 'ws') return asObject(context.getArgByIndex(1)) ?? asObject(context.getArgByIndex(0));
-  return asObject(context.getArgByIndex(0)) ?? asObject(context.getArgByIndex(1));
-}
-
-function asObject(value: unknown): object | undefined {
-  return typeof value === 'object' && value !== null ? value : undefined;
-}
-
-/**
- * The session `AuthenticatedGuard` found for this request or message, if any:
- * what `@CurrentSession()` returns. Never read from the request or message
- * itself (an RPC payload's `authSession` is whatever the sender put there). On
- * HTTP it is also `request.authSession`.
- */
-export function getCurrentSession(context: ExecutionContext): Session | undefined {
-  const carrier = context.getType() === 'http' ? asObject(context.switchToHttp().getRequest()) : carrierOf(context);
-  return carrier ? currentSessionOf(carrier) : undefined;
-}
+export { getCurrentSession } from './request-sessions';
 
 /**
  * Resolves the token of a request, authenticates it and puts the session on
@@ -59,7 +35,7 @@ export function getCurrentSession(context: ExecutionContext): Session | undefine
  */
 @Injectable()
 export class AuthenticatedGuard implements CanActivate {
-  protected readonly logger = new Logger('EctoSessions');
+  protected readonly logger = logger;
   private readonly services = new Map<string, SessionsService>();
   private readonly optionsCache = new WeakMap<object, WeakMap<object, AuthenticatedOptions | null>>();
 
@@ -69,74 +45,57 @@ export class AuthenticatedGuard implements CanActivate {
   ) {}
 
   /**
-   * Not `async`: a cached session (or a token that cannot be ours) is answered
-   * without a promise, so Nest goes on without waiting a microtask.
+   * Decides a request: public or already decided → let through; no token →
+   * 401 (or through, when optional); else the kind's service resolves the
+   * token, and the guard records the session, refreshes a slid cookie, or
+   * refuses. The database unreachable → 503.
    */
-  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     const type = context.getType<string>();
     const http = type === 'http';
     if (!http && type !== 'graphql') {
       // Each message starts with no session, public and optional ones too: its
-      // carrier may be the WebSocket client, which outlives it.
-      const carrier = carrierOf(context);
-      if (carrier) forgetSession(carrier);
+      // record key may be the WebSocket client, which outlives it.
+      const key = recordKeyOf(context);
+      if (key) forgetSession(key);
     }
     const options = this.optionsOf(context);
     if (options === null) return true;
-    const name = options.name ?? DEFAULT_KIND;
+    const kind = options.name ?? DEFAULT_KIND;
     const request = this.getRequest(context);
     // The memo lives as long as an HTTP request; a GraphQL context or a
     // WebSocket client outlives many messages, each authenticated again.
-    if (http && foundKind(request, name)) return true;
+    if (http && foundKind(request, kind)) return true;
 
-    const service = this.getService(name);
+    const service = this.getService(kind);
     const token = this.extractToken(request, service.options.tokenFrom);
     if (token === undefined) {
       if (options.optional) return true;
       this.refuse(context, 'Bearer');
     }
-    let found: Session | null | Promise<Session | null>;
+    let resolution: Resolution;
     try {
-      found = service.resolveToken(token);
+      resolution = await service.resolve(token);
     } catch (error) {
-      this.unavailable(name, error);
+      // Error messages may quote the SQL and its parameters (the digest): log only what kind of failure it was.
+      this.logger.error(`Session lookup for kind "${kind}" failed (${failureKind(error)}); answering 503`);
+      throw new ServiceUnavailableException('Sessions are unavailable; try again shortly');
     }
-    if (found instanceof Promise) {
-      return found.then(
-        (session) => this.accept(context, request, http, name, session, service, token!),
-        (error: unknown) => this.unavailable(name, error),
-      );
-    }
-    return this.accept(context, request, http, name, found, service, token!);
-  }
-
-  private unavailable(name: string, error: unknown): never {
-    // Error messages may quote the SQL and its parameters (the digest): log only what kind of failure it was.
-    this.logger.error(`Session lookup for kind "${name}" failed (${failureKind(error)}); answering 503`);
-    throw new ServiceUnavailableException('Sessions are unavailable; try again shortly');
-  }
-
-  /** Puts the session where `@CurrentSession()` finds it; refuses the request without one. */
-  private accept(
-    context: ExecutionContext,
-    request: RequestLike & Record<string | symbol, unknown>,
-    http: boolean,
-    name: string,
-    session: Session | null,
-    service: SessionsService,
-    token: string,
-  ): true {
+    const { session, extended } = resolution;
     if (!session) this.refuse(context, 'Bearer error="invalid_token"');
-    if (http && service.wasExtended(session)) this.refreshCookie(context, request, service, token, session);
-    const carrier = http ? asObject(request) : carrierOf(context);
-    if (carrier) rememberSession(carrier, http, name, session);
-    if (typeof request === 'object' && request !== null) {
-      if (http) exposeSession(request, session);
-      // GraphQL's is the HTTP request in its context; a WebSocket client outlives
-      // the message and an RPC payload is the sender's data: neither is written on.
-      else if (context.getType<string>() === 'graphql') request[SESSION_REQUEST_KEY] = session;
-    }
+    if (http && extended) this.refreshCookie(context, request, service, token, session);
+    this.record(context, request, http, kind, session);
     return true;
+  }
+
+  /** Puts the session where `@CurrentSession()` (and, on HTTP, `request.authSession`) finds it. */
+  private record(context: ExecutionContext, request: object, http: boolean, kind: string, session: Session): void {
+    const key = http ? request : recordKeyOf(context);
+    if (typeof key === 'object' && key !== null) rememberSession(key, http, kind, session);
+    // GraphQL's request is the HTTP request in its context: it shows the session too. A
+    // WebSocket client outlives the message, and an RPC payload is the sender's data: neither is written on.
+    if (context.getType<string>() === 'graphql' && typeof request === 'object' && request !== null)
+      (request as Record<string, unknown>)[SESSION_REQUEST_KEY] = session;
   }
 
   /**
@@ -155,7 +114,7 @@ export class AuthenticatedGuard implements CanActivate {
     if (!source || extractToken(request, [source]) !== token) return;
     const response = this.getResponse(context);
     try {
-      if (response) service.refreshCookie(response as ResponseLike, token, session);
+      if (response) appendSetCookie(response as never, refreshedSessionCookie(cookie, token, session.expiresAt));
     } catch {
       // a response we cannot set headers on: the session stays valid, only its cookie is not refreshed
     }
@@ -214,8 +173,8 @@ export class AuthenticatedGuard implements CanActivate {
       try {
         service = this.moduleRef.get<SessionsService>(getSessionsToken(name), { strict: false });
       } catch {
-        throw new Error(
-          `@Authenticated(): no session kind named "${name}"; register it with EctoSessionsModule.forRoot({ name: '${name}' })`,
+        throw new UnknownKindError(
+          `EctoSessions: @Authenticated(): no session kind named "${name}"; register it with EctoSessionsModule.forRoot({ name: '${name}' })`,
         );
       }
       this.services.set(name, service);
@@ -225,12 +184,7 @@ export class AuthenticatedGuard implements CanActivate {
 
   /** 401 with `WWW-Authenticate`, as RFC 6750 asks. */
   protected refuse(context: ExecutionContext, challenge: string): never {
-    const response = this.getResponse(context) as
-      | { setHeader?: (name: string, value: string) => unknown; header?: (name: string, value: string) => unknown }
-      | undefined;
-    // Express (and Node) responses have setHeader; a Fastify reply has header.
-    if (typeof response?.setHeader === 'function') response.setHeader('WWW-Authenticate', challenge);
-    else if (typeof response?.header === 'function') response.header('WWW-Authenticate', challenge);
+    setHeader(this.getResponse(context), 'WWW-Authenticate', challenge);
     throw new UnauthorizedException();
   }
 }

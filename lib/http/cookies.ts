@@ -1,11 +1,8 @@
 import { serialize } from 'cookie';
 import type { ResolvedSessionsOptions } from '../options/options.interface';
+import { appendHeader, type ResponseLike } from './response';
 
-/** An Express response, a Fastify reply, or a bare Node `ServerResponse` (such as `reply.raw`). */
-export type ResponseLike =
-  | { append(name: string, value: string): unknown }
-  | { header(name: string, value: string): unknown }
-  | { appendHeader(name: string, value: string): unknown };
+export type { ResponseLike } from './response';
 
 /** The `Set-Cookie` value that stores a token, per the kind's `cookie` options. */
 export function sessionCookie(options: ResolvedSessionsOptions['cookie'], token: string): string {
@@ -32,18 +29,23 @@ export function clearedSessionCookie(options: ResolvedSessionsOptions['cookie'])
   });
 }
 
-type Setter = (name: string, value: string) => unknown;
-
 /**
- * Adds a `Set-Cookie` header without dropping others. Express has `append`
- * (its `header` would replace); Fastify has no `append`, but its
- * `reply.header('set-cookie', …)` accumulates by itself; Node's own response
- * has `appendHeader`.
+ * The token cookie again, living until the session's new expiry: sent when a
+ * sliding extension moved it, so an active browser's cookie does not run out
+ * before its session does.
  */
+export function refreshedSessionCookie(
+  options: ResolvedSessionsOptions['cookie'],
+  token: string,
+  expiresAt: Date | null,
+): string {
+  const maxAge =
+    expiresAt === null ? options.maxAge : Math.max(0, Math.ceil((expiresAt.getTime() - Date.now()) / 1000));
+  return sessionCookie({ ...options, maxAge }, token);
+}
+
+/** Adds a `Set-Cookie` header without dropping others, on Express, Fastify or Node's own response. */
 export function appendSetCookie(response: ResponseLike, value: string): void {
-  const r = (response ?? {}) as Partial<{ append: Setter; header: Setter; appendHeader: Setter }>;
-  if (typeof r.append === 'function') r.append('Set-Cookie', value);
-  else if (typeof r.header === 'function') r.header('set-cookie', value);
-  else if (typeof r.appendHeader === 'function') r.appendHeader('Set-Cookie', value);
-  else throw new TypeError('setCookie: expected an Express response, a Fastify reply or a Node ServerResponse');
+  if (!appendHeader(response, 'Set-Cookie', value))
+    throw new TypeError('setCookie: expected an Express response, a Fastify reply or a Node ServerResponse');
 }

@@ -1,4 +1,4 @@
-import { currentSessionOf, exposeSession, rememberSession } from './request-sessions';
+import { currentSessionOf, forgetSession, rememberSession } from './request-sessions';
 import { Session } from '../store/session.entity';
 
 function session(id: string): Session {
@@ -6,25 +6,18 @@ function session(id: string): Session {
 }
 
 describe('request.authSession', () => {
-  it('an accessor on a request prototype also serves prototypes chained below it, without per-request properties', () => {
-    class Request {}
-    const child = Object.create(Request.prototype) as object; // as a Fastify child context's Request.prototype
-    const first = new Request();
-    rememberSession(first, true, 'default', session('a'));
-    exposeSession(first, session('a'));
-    const second = Object.create(child) as Record<string, unknown>;
-    rememberSession(second, true, 'default', session('b'));
-    exposeSession(second, session('b'));
-    expect(Object.prototype.hasOwnProperty.call(second, 'authSession')).toBe(false);
-    expect((second.authSession as Session).id).toBe('b');
-    expect(((first as Record<string, unknown>).authSession as Session).id).toBe('a');
-  });
-
-  it('a plain object gets an own property', () => {
+  it('an HTTP request shows the session it was found for', () => {
     const request: Record<string, unknown> = {};
-    exposeSession(request, session('c'));
+    rememberSession(request, true, 'default', session('c'));
     expect((request.authSession as Session).id).toBe('c');
     expect('authSession' in Object.prototype).toBe(false);
+  });
+
+  it("other record keys are never written on (an RPC payload is the sender's data)", () => {
+    const payload: Record<string, unknown> = {};
+    rememberSession(payload, false, 'default', session('d'));
+    expect(payload).toEqual({});
+    expect(currentSessionOf(payload)?.id).toBe('d');
   });
 });
 
@@ -34,5 +27,7 @@ describe('currentSessionOf', () => {
     expect(currentSessionOf(payload)).toBeUndefined();
     rememberSession(payload, false, 'default', session('found'));
     expect(currentSessionOf(payload)?.id).toBe('found');
+    forgetSession(payload);
+    expect(currentSessionOf(payload)).toBeUndefined();
   });
 });

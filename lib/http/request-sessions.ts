@@ -1,7 +1,6 @@
-import { IncomingMessage } from 'node:http';
-import { Http2ServerRequest } from 'node:http2';
-import type { Session } from '../store/session.entity';
+import type { ExecutionContext } from '@nestjs/common';
 import { SESSION_REQUEST_KEY } from '../constants';
+import type { Session } from '../store/session.entity';
 
 /** What the guard found for one request: the current session and, on HTTP, each kind's (a second guard run costs nothing). */
 interface Found {
@@ -12,83 +11,66 @@ interface Found {
 /**
  * Keyed by the object that lives as long as the request or message: the HTTP
  * request, the GraphQL context, a WebSocket message's data, a microservice
- * message's payload. The only record of what the guard found: an `authSession`
- * on a message is the sender's. A map rather than properties on the request: on
- * Express 5's requests (whose prototype Express swaps) a missing property costs
- * about 1 µs to read and a new one about 5 µs to add, which a cached request felt.
+ * message's payload. The only record `@CurrentSession()` reads: an
+ * `authSession` on a message is whatever its sender put there.
  */
-const FOUND = new WeakMap<object, Found>();
+const found = new WeakMap<object, Found>();
 
-/** The session the guard found for a request or message, if any. */
-export function currentSessionOf(carrier: object): Session | undefined {
-  return FOUND.get(carrier)?.current;
+function asObject(value: unknown): object | undefined {
+  return typeof value === 'object' && value !== null ? value : undefined;
 }
 
-/** Forgets what was found on a carrier that may outlive its message (a WebSocket client). */
-export function forgetSession(carrier: object): void {
-  FOUND.delete(carrier);
+/**
+ * The object a request's or message's session is recorded on, one that lives
+ * no longer than it: the HTTP request; the GraphQL context; a WebSocket
+ * message's data (its client outlives many messages, and only stands in for
+ * data that is not an object); a microservice message's payload, else its
+ * transport's context.
+ */
+export function recordKeyOf(context: ExecutionContext): object | undefined {
+  const type = context.getType<string>();
+  if (type === 'http') return asObject(context.switchToHttp().getRequest());
+  if (type === 'graphql') return asObject(context.getArgByIndex(2));
+  if (type === 'ws') return asObject(context.getArgByIndex(1)) ?? asObject(context.getArgByIndex(0));
+  return asObject(context.getArgByIndex(0)) ?? asObject(context.getArgByIndex(1));
+}
+
+/**
+ * The session `AuthenticatedGuard` found for this request or message, if any:
+ * what `@CurrentSession()` returns. Never read from the request or message
+ * itself. On HTTP it is also `request.authSession`.
+ */
+export function getCurrentSession(context: ExecutionContext): Session | undefined {
+  const key = recordKeyOf(context);
+  return key ? currentSessionOf(key) : undefined;
+}
+
+/** The session the guard found for a request or message, if any. */
+export function currentSessionOf(key: object): Session | undefined {
+  return found.get(key)?.current;
+}
+
+/** Forgets what was found on a key that may outlive its message (a WebSocket client). */
+export function forgetSession(key: object): void {
+  found.delete(key);
 }
 
 /** Whether a session of this kind was already found for this HTTP request. */
 export function foundKind(request: object, name: string): boolean {
-  return FOUND.get(request)?.byKind[name] !== undefined;
+  return found.get(request)?.byKind[name] !== undefined;
 }
 
 /**
- * Records the session of a request. An HTTP request remembers it by kind (a
- * route guard after the global one costs nothing); other carriers, each
+ * Records the session of a request or message. An HTTP request remembers it by
+ * kind (a route guard after the global one costs nothing) and shows it as
+ * `request.authSession` (for interceptors and filters); other keys, each
  * authenticated again, only keep the current one.
  */
-export function rememberSession(carrier: object, http: boolean, name: string, session: Session): void {
-  const found = http ? FOUND.get(carrier) : undefined;
-  if (found) {
-    found.current = session;
-    found.byKind[name] = session;
-  } else FOUND.set(carrier, { current: session, byKind: http ? { [name]: session } : {} });
-}
-
-/** Prototypes of everything of their kind in the process: never changed. */
-const SHARED = new Set<object>([Object.prototype, IncomingMessage.prototype, Http2ServerRequest.prototype]);
-
-/** Prototypes of framework requests that already read `authSession` from the map. */
-const EXPOSED = new WeakSet<object>();
-
-/**
- * Makes the session readable as `request.authSession` (for interceptors and
- * filters). On a framework's request (Express's `app.request`, Fastify's
- * Request class) an accessor is installed once on the prototype all its
- * requests share, so no request pays for a new property; on a plain object
- * it is set as an own property.
- */
-export function exposeSession(request: object, session: Session): void {
-  const proto = Object.getPrototypeOf(request) as object | null;
-  if (proto === null || SHARED.has(proto) || !exposeOn(proto)) {
-    (request as Record<string, unknown>)[SESSION_REQUEST_KEY] = session;
-  }
-}
-
-function exposeOn(proto: object): boolean {
-  if (EXPOSED.has(proto)) return true;
-  // Fastify's encapsulated contexts chain their Request prototypes: ours, inherited, serves them too.
-  for (let above = Object.getPrototypeOf(proto); above !== null; above = Object.getPrototypeOf(above)) {
-    if (EXPOSED.has(above)) {
-      EXPOSED.add(proto);
-      return true;
-    }
-  }
-  // Someone else's `authSession` (or a frozen prototype): leave it alone and set the property per request.
-  if (SESSION_REQUEST_KEY in proto || !Object.isExtensible(proto)) return false;
-  Object.defineProperty(proto, SESSION_REQUEST_KEY, {
-    configurable: true,
-    enumerable: false,
-    get(this: object) {
-      return FOUND.get(this)?.current;
-    },
-    set(this: object, value: unknown) {
-      // An app's own assignment wins for this request, as a plain property would.
-      Object.defineProperty(this, SESSION_REQUEST_KEY, { value, writable: true, enumerable: true, configurable: true });
-    },
-  });
-  EXPOSED.add(proto);
-  return true;
+export function rememberSession(key: object, http: boolean, name: string, session: Session): void {
+  const record = http ? found.get(key) : undefined;
+  if (record) {
+    record.current = session;
+    record.byKind[name] = session;
+  } else found.set(key, { current: session, byKind: http ? { [name]: session } : {} });
+  if (http) (key as Record<string, unknown>)[SESSION_REQUEST_KEY] = session;
 }

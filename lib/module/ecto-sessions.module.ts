@@ -1,15 +1,15 @@
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import { MikroORM } from '@mikro-orm/core';
-import { DiscoveryModule, ModuleRef } from '@nestjs/core';
-import { AuthenticatedKindsCheck } from './kinds-check';
-import { AuthenticatedGuard } from '../http/authenticated.guard';
+import { ModuleRef } from '@nestjs/core';
 import { registerEntity } from '../orm/entities-storage';
 import { assertInstalledOrmSupported } from '../orm/orm-compat';
 import type { EctoSessionsOptions, ResolvedSessionsOptions } from '../options/options.interface';
 import { sessionEntity } from '../store/session.entity';
 import { DEFAULT_KIND } from '../constants';
+import { EctoSessionsCoreModule } from './core.module';
 import { ASYNC_OPTIONS_TYPE, ConfigurableSessionsModule, RAW_OPTIONS_TOKEN } from './module-definition';
-import { resolveSessionsOptions, SessionsOptionsError } from '../options/resolve-options';
+import { SessionsOptionsError } from '../errors';
+import { resolveSessionsOptions } from '../options/resolve-options';
 import { SessionsService } from '../service/sessions.service';
 import { getSessionsOptionsToken, getSessionsToken } from './injection-tokens';
 
@@ -22,8 +22,10 @@ export type EctoSessionsAsyncOptions = typeof ASYNC_OPTIONS_TYPE & { name?: stri
 
 /**
  * Database-backed sessions. Each `forRoot`/`forRootAsync` call registers one
- * kind: its entity, its `SessionsService` and the guard. Global, because the
- * guard runs inside the consumer's modules.
+ * kind (a kind of session: browser sessions, API keys…, each with its own
+ * table): its entity and its `SessionsService`; the guard they share comes once,
+ * from `EctoSessionsCoreModule`. Global, because the guard runs inside the
+ * consumer's modules.
  */
 @Module({})
 export class EctoSessionsModule extends ConfigurableSessionsModule {
@@ -92,15 +94,13 @@ export class EctoSessionsModule extends ConfigurableSessionsModule {
         },
         inject: [optionsToken, ModuleRef, { token: MikroORM, optional: true }],
       },
-      AuthenticatedGuard,
-      AuthenticatedKindsCheck,
     ];
     return {
       ...base,
       global: true,
-      imports: [...(base.imports ?? []), DiscoveryModule],
+      imports: [...(base.imports ?? []), EctoSessionsCoreModule],
       providers: [...(base.providers ?? []), ...providers],
-      exports: [...(base.exports ?? []), optionsToken, serviceToken, AuthenticatedGuard],
+      exports: [...(base.exports ?? []), optionsToken, serviceToken, EctoSessionsCoreModule],
     };
   }
 }

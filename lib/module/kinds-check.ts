@@ -2,6 +2,7 @@ import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, ModuleRef, Reflector } from '@nestjs/core';
 import type { AuthenticatedOptions } from '../http/authenticated-options.interface';
 import { AUTHENTICATED_KEY, DEFAULT_KIND } from '../constants';
+import { UnknownKindError } from '../errors';
 import { getSessionsToken } from './injection-tokens';
 
 /**
@@ -30,7 +31,7 @@ export class AuthenticatedKindsCheck implements OnApplicationBootstrap {
         `no session kind named "${name}" (used on ${places.slice(0, 3).join(', ')}${places.length > 3 ? ', …' : ''}); ` +
         `register it with EctoSessionsModule.forRoot(${name === DEFAULT_KIND ? '' : `{ name: '${name}' }`})`,
     );
-    throw new Error(`@Authenticated(): ${lines.join('; ')}`);
+    throw new UnknownKindError(`EctoSessions: @Authenticated(): ${lines.join('; ')}`);
   }
 
   /** Every kind an `@Authenticated()` names, with the class or handler it is on. */

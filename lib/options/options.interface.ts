@@ -1,11 +1,11 @@
 import type { MikroORM } from '@mikro-orm/core';
 import type { SessionEventHooks } from '../events/session-events.interface';
+import type { ColumnType } from '../store/columns';
 
 /** A duration: seconds as a number, or a string such as `'7d'`, `'12h'`, `'30m'` (parsed by `ms`). */
 export type Duration = number | string;
 
-/** Column types an extra column may have, mapped to PostgreSQL types by MikroORM. */
-export type ColumnType = 'string' | 'text' | 'uuid' | 'integer' | 'bigint' | 'double' | 'boolean' | 'json' | 'datetime';
+export type { ColumnType } from '../store/columns';
 
 /** An extra, typed column on the session table (the seed's `extra_fields`). */
 export interface ColumnOptions {

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { parseDuration } from './duration';
-import { resolveSessionsOptions, SessionsOptionsError } from './resolve-options';
+import { EctoSessionsError, SessionsOptionsError } from '../errors';
+import { resolveSessionsOptions } from './resolve-options';
 
 describe('resolveSessionsOptions', () => {
   it('applies every default', () => {
@@ -111,6 +112,7 @@ describe('resolveSessionsOptions', () => {
       error = e;
     }
     expect(error).toBeInstanceOf(SessionsOptionsError);
+    expect(error).toBeInstanceOf(EctoSessionsError);
     expect((error as Error).message).toContain(`option "${option}"`);
     expect((error as Error).message).toMatch(problem);
   });

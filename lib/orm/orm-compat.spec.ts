@@ -1,10 +1,6 @@
-import {
-  assertSupportedOrm,
-  installedOrmVersions,
-  loadEntitiesStorage,
-  SUPPORTED_VERSIONS_TEXT,
-  UnsupportedOrmError,
-} from './orm-compat';
+import { EctoSessionsError, UnsupportedOrmError } from '../errors';
+import { assertSupportedOrm, installedOrmVersions, loadEntitiesStorage } from './orm-compat';
+import { SUPPORTED_VERSIONS_TEXT } from './supported-versions';
 
 describe('orm-compat', () => {
   it('accepts MikroORM 6 and 7, with or without @mikro-orm/nestjs of the same major', () => {
@@ -17,6 +13,7 @@ describe('orm-compat', () => {
     for (const core of ['5.9.8', '8.0.0']) {
       const attempt = () => assertSupportedOrm({ core, nestjs: undefined });
       expect(attempt).toThrow(UnsupportedOrmError);
+      expect(attempt).toThrow(EctoSessionsError);
       expect(attempt).toThrow(`@mikro-orm/core ${core} is not supported`);
       expect(attempt).toThrow(SUPPORTED_VERSIONS_TEXT);
     }

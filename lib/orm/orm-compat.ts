@@ -1,4 +1,6 @@
 import { dirname, join } from 'node:path';
+import { UnsupportedOrmError } from '../errors';
+import { SUPPORTED_MIKRO_ORM_MAJORS } from './supported-versions';
 
 /**
  * What differs between the two MikroORM majors this library supports, in one
@@ -22,26 +24,10 @@ import { dirname, join } from 'node:path';
  * milliseconds (`fromEpochMs`), the same on both.
  */
 
-/** The MikroORM majors this library is tested with. */
-export const SUPPORTED_MIKRO_ORM_MAJORS: readonly number[] = [6, 7];
-
-/** How the supported versions read in an error message (keep in step with the README's table). */
-export const SUPPORTED_VERSIONS_TEXT =
-  'MikroORM 6 (@mikro-orm/core and @mikro-orm/nestjs 6.x, NestJS 11, Node >= 20.19) ' +
-  'or MikroORM 7 (@mikro-orm/core and @mikro-orm/nestjs 7.x, NestJS 11 or 12, Node >= 22.17)';
-
 /** The installed versions that matter here; `undefined` for a package that is not installed. */
 export interface OrmVersions {
   core: string | undefined;
   nestjs: string | undefined;
-}
-
-/** An unsupported MikroORM install, found at start-up. */
-export class UnsupportedOrmError extends Error {
-  constructor(problem: string) {
-    super(`nestjs-ecto-sessions: ${problem}. Supported: ${SUPPORTED_VERSIONS_TEXT}.`);
-    this.name = 'UnsupportedOrmError';
-  }
 }
 
 function installedVersion(name: string): string | undefined {

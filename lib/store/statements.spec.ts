@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { resolveSessionsOptions } from '../options/resolve-options';
-import { fromEpochMs, isUuid, SessionStatements } from './statements';
+import { SessionStatements } from './statements';
+import { fromEpochMs } from './timestamps';
+import { isUuid } from './values';
 
 describe('fromEpochMs', () => {
   it('reads the epoch milliseconds the statements select (int8 digits), exactly', () => {

@@ -1,56 +1,18 @@
-import type { ColumnType, ResolvedSessionsOptions } from '../options/options.interface';
+import type { ResolvedSessionsOptions } from '../options/options.interface';
 import type { ListOptions, SessionFilters, SessionStatus } from '../service/filters.interface';
-import { Session } from './session.entity';
-import { describe } from '../tokens/auth-token';
+import { type Column, columnsOf } from './columns';
+import { DB_NOW, epoch, epochMs, iso } from './timestamps';
+import { assertString, assertValue, describeValue, isPlainObject, isUuid } from './values';
 
-type ValueKind = 'date' | 'json' | 'plain';
-
-interface Column {
-  property: string;
-  field: string;
+/** A column with its quoted name, as the statements write it. */
+interface SqlColumn extends Column {
   quoted: string;
-  type: ColumnType;
-  kind: ValueKind;
-  nullable: boolean;
 }
 
 /** A statement with `?` placeholders, as the ORM connection's `execute` takes it. */
 export interface Statement {
   sql: string;
   params: unknown[];
-}
-
-/**
- * The database's clock, read when the row is checked: every instance judges
- * validity by this one clock, so neither clock skew between instances nor a
- * request that waited for a pooled connection can see (or slide) a session the
- * database already expired. `clock_timestamp()`, not `now()`: a statement that
- * waited on a row lock held by `expire()` reads a time after that commit.
- */
-const DB_NOW = 'extract(epoch from clock_timestamp())';
-
-/**
- * Seconds since 1970 of a timestamp column: the true instant for `timestamptz`,
- * the UTC wall time for the naive `timestamp` Ecto makes. So one expression
- * compares either type with `DB_NOW`, whatever the session's TimeZone.
- */
-const epoch = (column: string) => `extract(epoch from ${column})`;
-
-/**
- * A timestamp column as epoch milliseconds (an int8, printed as digits): rows
- * never go through PostgreSQL's text form of dates, which follows `DateStyle`
- * (in `SQL, DMY` or `German` day and month swap) and `TimeZone`. Infinite
- * values read as the farthest instants a `Date` holds.
- */
-const epochMs = (column: string) =>
-  `CASE WHEN isfinite(${column}) THEN floor(${epoch(column)} * 1000)::int8 ` +
-  `WHEN ${column} > 'epoch' THEN 8640000000000000 WHEN ${column} IS NOT NULL THEN -8640000000000000 END`;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Whether a value is shaped like a UUID; anything else cannot match an id (and PostgreSQL would reject it). */
-export function isUuid(value: unknown): value is string {
-  return typeof value === 'string' && UUID.test(value);
 }
 
 const STATUSES: ReadonlySet<string> = new Set<SessionStatus>(['valid', 'expired', 'all']);
@@ -67,37 +29,19 @@ const MAX_LIMIT = 10_000;
  */
 export class SessionStatements {
   readonly table: string;
-  readonly columns: Column[];
-  private readonly byProperty = new Map<string, Column>();
+  readonly columns: SqlColumn[];
+  private readonly byProperty = new Map<string, SqlColumn>();
   private readonly extraProperties: Set<string>;
   private readonly returning: string;
   readonly selectByDigest: string[];
 
   constructor(private readonly options: ResolvedSessionsOptions) {
     this.table = (options.schema ? `${quote(options.schema)}.` : '') + quote(options.tableName);
-    const builtIn: Array<[string, string, ColumnType, boolean]> = [
-      ['id', 'id', 'uuid', false],
-      ['authTokenDigest', 'auth_token_digest', 'string', false],
-      ['data', 'data', 'json', false],
-      ['expiresAt', 'expires_at', 'datetime', true],
-      ['insertedAt', 'inserted_at', 'datetime', false],
-      ['updatedAt', 'updated_at', 'datetime', false],
-    ];
-    const extra = Object.entries(options.columns).map(
-      ([property, c]) => [property, c.fieldName, c.type, c.nullable] as [string, string, ColumnType, boolean],
-    );
-    this.extraProperties = new Set(extra.map(([p]) => p));
-    this.columns = [...builtIn, ...extra].map(([property, field, type, nullable]) => ({
-      property,
-      field,
-      quoted: quote(field),
-      type,
-      kind: kindOf(type),
-      nullable,
-    }));
+    this.extraProperties = new Set(Object.keys(options.columns));
+    this.columns = columnsOf(options.columns).map((column) => ({ ...column, quoted: quote(column.field) }));
     for (const column of this.columns) this.byProperty.set(column.property, column);
     this.returning = this.columns
-      .map((c) => (c.kind === 'date' ? `${epochMs(c.quoted)} AS ${c.quoted}` : c.quoted))
+      .map((c) => (c.type === 'datetime' ? `${epochMs(c.quoted)} AS ${c.quoted}` : c.quoted))
       .join(', ');
     // One statement per number of accepted secrets (rotation): `= ?` or `IN (?, ?)`.
     const digests = Math.max(1, options.secrets.length);
@@ -131,7 +75,7 @@ export class SessionStatements {
     const columns = this.columns.filter((c) => values[c.property] !== undefined);
     for (const c of columns)
       if (this.extraProperties.has(c.property)) assertValue('create', 'attribute', c, values[c.property]);
-    const placeholders = columns.map((c) => (c.kind === 'json' ? '?::jsonb' : '?'));
+    const placeholders = columns.map((c) => (c.type === 'json' ? '?::jsonb' : '?'));
     return {
       sql:
         `INSERT INTO ${this.table} (${columns.map((c) => c.quoted).join(', ')}) ` +
@@ -170,7 +114,7 @@ export class SessionStatements {
       }
       if (this.extraProperties.has(property)) assertValue('update', 'attribute', column, value);
       const merge = mergeData && property === 'data' ? `${column.quoted} || ` : '';
-      sets.push(`${column.quoted} = ${merge}${column.kind === 'json' ? '?::jsonb' : '?'}`);
+      sets.push(`${column.quoted} = ${merge}${column.type === 'json' ? '?::jsonb' : '?'}`);
       params.push(toParam(column, value));
     }
     return {
@@ -201,10 +145,10 @@ export class SessionStatements {
   select(filters: Where, list: ListOptions = {}): Statement {
     const { limit = 100, offset = 0, orderBy = { insertedAt: 'desc' } } = list;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-      throw new TypeError(`list: limit must be a whole number from 1 to ${MAX_LIMIT}, got ${describe(limit)}`);
+      throw new TypeError(`list: limit must be a whole number from 1 to ${MAX_LIMIT}, got ${describeValue(limit)}`);
     }
     if (!Number.isInteger(offset) || offset < 0) {
-      throw new TypeError(`list: offset must be a whole number >= 0, got ${describe(offset)}`);
+      throw new TypeError(`list: offset must be a whole number >= 0, got ${describeValue(offset)}`);
     }
     if (typeof orderBy !== 'object' || orderBy === null || Array.isArray(orderBy)) {
       throw new TypeError('list: orderBy must be an object such as { insertedAt: "desc" }');
@@ -268,9 +212,10 @@ export class SessionStatements {
     digestsOf: (token: string) => string[],
     defaultStatus: SessionStatus,
     method: string,
+    allowExceptId = false,
   ): Where {
     if (!isPlainObject(filters)) {
-      throw new TypeError(`${method}: filters must be a plain object, got ${describe(filters)}`);
+      throw new TypeError(`${method}: filters must be a plain object, got ${describeValue(filters)}`);
     }
     const clauses: string[] = [];
     const params: unknown[] = [];
@@ -278,11 +223,11 @@ export class SessionStatements {
     for (const [key, value] of Object.entries(filters)) {
       if (key === 'status') {
         if (!STATUSES.has(value as string)) {
-          throw new TypeError(`${method}: status must be "valid", "expired" or "all", got ${describe(value)}`);
+          throw new TypeError(`${method}: status must be "valid", "expired" or "all", got ${describeValue(value)}`);
         }
         status = value as SessionStatus;
       } else if (key === 'exceptId') {
-        if (method !== 'deleteAll') throw new TypeError(`${method}: unknown filter "exceptId"`);
+        if (!allowExceptId) throw new TypeError(`${method}: unknown filter "exceptId"`);
         assertString(method, key, value);
         if (isUuid(value)) {
           clauses.push('"id" <> ?');
@@ -328,29 +273,13 @@ export class SessionStatements {
     return { sql: clauses.length ? ` WHERE ${clauses.join(' AND ')}` : '', params };
   }
 
-  /**
-   * A session from a row: a plain `Session`, not the kind's entity class, whose
-   * prototype MikroORM fills with change-tracking setters (each assignment there
-   * would build an entity helper and define a property, for nothing).
-   */
-  toSession(row: Record<string, unknown>): Session {
-    const session = Object.create(Session.prototype) as Session;
-    for (const column of this.columns) {
-      if (column.property === 'authTokenDigest') continue;
-      const value = row[column.field];
-      session[column.property] = column.kind === 'date' ? fromEpochMs(value) : value;
-    }
-    session.authTokenDigest = row.auth_token_digest as string;
-    return session;
-  }
-
   private validityParams(now: Date): string[] {
     const params = [iso(now)];
     if (this.options.absoluteTtl !== null) params.push(iso(new Date(now.getTime() - this.options.absoluteTtl * 1000)));
     return params;
   }
 
-  private column(property: string, method: string): Column {
+  private column(property: string, method: string): SqlColumn {
     const column = this.byProperty.get(property);
     if (!column) {
       throw new TypeError(
@@ -367,54 +296,10 @@ export interface Where {
   params: unknown[];
 }
 
-/** Only `{ ... }` or `Object.create(null)`: a Date, Map or array has no own keys and would match everything. */
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-/** What a value of each column type may be, from a JavaScript caller. */
-const ACCEPTS: Record<ColumnType, [string, (value: unknown) => boolean]> = {
-  string: ['a string', (v) => typeof v === 'string'],
-  text: ['a string', (v) => typeof v === 'string'],
-  uuid: ['a string', (v) => typeof v === 'string'],
-  integer: ['a whole number', (v) => Number.isSafeInteger(v)],
-  bigint: [
-    'a whole number',
-    (v) => Number.isSafeInteger(v) || typeof v === 'bigint' || (typeof v === 'string' && /^-?\d{1,19}$/.test(v)),
-  ],
-  double: ['a finite number', (v) => typeof v === 'number' && Number.isFinite(v)],
-  boolean: ['true or false', (v) => typeof v === 'boolean'],
-  datetime: [
-    'a valid Date',
-    (v) => (v instanceof Date || typeof v === 'string') && !Number.isNaN(new Date(v as string).getTime()),
-  ],
-  json: ['JSON', (v) => v !== undefined && typeof v !== 'function' && typeof v !== 'symbol' && typeof v !== 'bigint'],
-};
-
-/** Throws a clear TypeError unless `value` fits the column (null: where the column allows it). */
-export function assertValue(method: string, what: 'filter' | 'attribute', column: Column, value: unknown): void {
-  if (value === null && (what === 'filter' || column.nullable)) return;
-  const [expected, accepts] = ACCEPTS[column.type];
-  if (!accepts(value)) {
-    throw new TypeError(`${method}: ${what} "${column.property}" must be ${expected}, got ${describe(value)}`);
-  }
-}
-
-function assertString(method: string, key: string, value: unknown): void {
-  if (typeof value !== 'string')
-    throw new TypeError(`${method}: filter "${key}" must be a string, got ${describe(value)}`);
-}
-
-function kindOf(type: ColumnType): ValueKind {
-  return type === 'datetime' ? 'date' : type === 'json' ? 'json' : 'plain';
-}
-
 function toParam(column: Column, value: unknown): unknown {
   if (value === null) return null;
-  if (column.kind === 'json') return JSON.stringify(value);
-  if (column.kind === 'date') {
+  if (column.type === 'json') return JSON.stringify(value);
+  if (column.type === 'datetime') {
     const date = value instanceof Date ? value : new Date(value as string);
     if (Number.isNaN(date.getTime())) throw new TypeError(`"${column.property}" must be a valid date`);
     return iso(date);
@@ -424,29 +309,4 @@ function toParam(column: Column, value: unknown): unknown {
 
 export function quote(identifier: string): string {
   return `"${identifier.replace(/"/g, '""')}"`;
-}
-
-/** UTC, with a `Z`: right for `timestamptz`, and stored as UTC wall time in a naive `timestamp`. */
-let lastMs = NaN;
-let lastIso = '';
-
-/** `toISOString`, remembered for the last instant: requests in the same millisecond share it. */
-export function iso(date: Date): string {
-  const ms = date.getTime();
-  if (ms !== lastMs) {
-    lastIso = date.toISOString(); // throws for an invalid date, as before
-    lastMs = ms;
-  }
-  return lastIso;
-}
-
-/**
- * A date column as the statements select it (`epochMs`): epoch milliseconds,
- * which pg gives as a string of digits (int8). A `Date` passes through (a driver
- * that parses int8 itself may give a number).
- */
-export function fromEpochMs(value: unknown): Date | null {
-  if (value === null || value === undefined) return null;
-  if (value instanceof Date) return value;
-  return new Date(Number(value));
 }

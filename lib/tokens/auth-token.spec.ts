@@ -9,8 +9,8 @@ interface Vectors {
 
 // The seed's vectors, copied into the repository so that a lone clone can run them;
 // when the shared copy sits beside the repository, the two must agree.
-const fixture = join(__dirname, '../test/fixtures/ecto_digest.json');
-const shared = join(__dirname, '../../shared/vectors/ecto_digest.json');
+const fixture = join(__dirname, '../../test/fixtures/ecto_digest.json');
+const shared = join(__dirname, '../../../shared/vectors/ecto_digest.json');
 const vectors: Vectors = JSON.parse(readFileSync(fixture, 'utf8'));
 
 describe('digest', () => {

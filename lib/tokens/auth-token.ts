@@ -1,4 +1,5 @@
 import { getHashes, hash, randomBytes } from 'node:crypto';
+import { describeValue } from '../store/values';
 
 /** Fewer characters than this give under 128 bits of entropy (6 bits a character). */
 export const MIN_TOKEN_LENGTH = 22;
@@ -27,7 +28,7 @@ export function generateToken(length: number = DEFAULT_TOKEN_LENGTH): string {
 /** Throws a clear error unless `length` is a whole number in the accepted range. */
 export function assertTokenLength(length: unknown, option: string): asserts length is number {
   if (typeof length !== 'number' || !Number.isInteger(length)) {
-    throw new TypeError(`${option} must be a whole number of characters, got ${describe(length)}`);
+    throw new TypeError(`${option} must be a whole number of characters, got ${describeValue(length)}`);
   }
   if (length < MIN_TOKEN_LENGTH) {
     throw new RangeError(
@@ -71,7 +72,7 @@ export function digest(token: string, algorithm: string | null = 'sha256', secre
     return token;
   }
   if (!isHashAlgorithm(algorithm)) {
-    throw new TypeError(`digest: unknown hash algorithm ${describe(algorithm)}; see crypto.getHashes()`);
+    throw new TypeError(`digest: unknown hash algorithm ${describeValue(algorithm)}; see crypto.getHashes()`);
   }
   // One-shot `crypto.hash` (Node 20.12+): no Hash object, about three times faster for a token.
   return hash(algorithm, secret ? secret + token : token, 'hex');
@@ -83,14 +84,4 @@ let hashes: Set<string> | undefined;
 export function isHashAlgorithm(algorithm: unknown): algorithm is string {
   hashes ??= new Set(getHashes().map((name) => name.toLowerCase()));
   return typeof algorithm === 'string' && hashes.has(algorithm.toLowerCase());
-}
-
-/** A short, safe description of a value for error messages (never the value of a secret). */
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string')
-    return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
-  if (typeof value === 'object') return 'an object';
-  return String(value);
 }
