@@ -36,7 +36,27 @@ export interface InvalidationMessage {
   all?: boolean;
   nonce?: string;
   ack?: string;
+  /** The primary's WAL position once the revocation committed (replicas must replay past it). */
+  lsn?: string;
 }
+
+/** What a kind's listener is told and asked. */
+export interface ListenerOptions {
+  orm: MikroORM;
+  /** The sessions table this listener serves (it acknowledges that table's revocations). */
+  table: string;
+  /** A connection string straight to the primary, when the ORM's go through a pooler. */
+  listenUrl: string | null;
+  /** Another instance's revocation of this table, its position known (`lsn`) when `positions` is on. */
+  onMessage(message: InvalidationMessage): void;
+  /** Listening or not; when it starts, the primary's WAL position then (revocations before it were missed). */
+  onListening(listening: boolean, lsn?: string): void;
+  /** Whether revocations must carry a WAL position (replica reads): one sent without is given the primary's on arrival. */
+  positions: boolean;
+}
+
+/** The primary's WAL position: at or past every commit before it. */
+export const WAL_POSITION = 'SELECT pg_current_wal_insert_lsn()::text AS "lsn"';
 
 /** Past this many ids a revocation notice says "all": NOTIFY payloads are capped at 8000 bytes. */
 const MAX_NOTIFIED_IDS = 100;
@@ -104,13 +124,11 @@ export class CacheInvalidationListener {
   private warned = false;
   private stateNow: ListenerState = 'connecting';
 
-  constructor(
-    private readonly orm: MikroORM,
-    /** The sessions table this listener serves (it acknowledges that table's revocations). */
-    private readonly table: string,
-    private readonly onMessage: (message: InvalidationMessage) => void,
-    private readonly onListening: (listening: boolean) => void,
-  ) {}
+  private readonly table: string;
+
+  constructor(private readonly options: ListenerOptions) {
+    this.table = options.table;
+  }
 
   /** Whether revocations are heard now, and if not, why. */
   get state(): ListenerState {
@@ -142,10 +160,16 @@ export class CacheInvalidationListener {
     ids: string[] | 'all',
     run: <T>(statement: Statement) => Promise<T>,
     inTransaction: boolean,
+    lsn?: string,
+    nonce: string = randomUUID(),
   ): Promise<boolean> {
     const all = ids === 'all' || ids.length > MAX_NOTIFIED_IDS;
-    const nonce = randomUUID();
-    const message: InvalidationMessage = { table: this.table, nonce, ...(all ? { all } : { ids: ids as string[] }) };
+    const message: InvalidationMessage = {
+      table: this.table,
+      nonce,
+      ...(all ? { all } : { ids: ids as string[] }),
+      ...(lsn ? { lsn } : {}),
+    };
     const notify = { sql: 'SELECT pg_notify(?, ?)', params: [CACHE_CHANNEL, JSON.stringify(message)] };
     if (inTransaction || !this.client) {
       // This instance cannot hear answers (its own cache is bypassed): send, and wait for nobody.
@@ -183,10 +207,7 @@ export class CacheInvalidationListener {
         // A pooler (PgBouncer, Supavisor...) answers the connection with its own key, not the
         // server's: its server connections change hands between statements, so LISTEN cannot hold.
         this.drop(client);
-        this.setListening(false, 'pooler');
-        logger.warn(
-          `Session cache of "${this.table}" bypassed: connections go through a transaction pooler, which cannot deliver revocation notices`,
-        );
+        this.setListening(false, 'pooler'); // the kind says so once, at start-up (`kindMode`)
         return;
       }
       await client.query(`LISTEN ${CACHE_CHANNEL}`);
@@ -200,7 +221,8 @@ export class CacheInvalidationListener {
       await client.query(`SET application_name = '${listenerName(this.table).replace(/'/g, "''")}'`);
       this.delay = FIRST_RETRY_MS;
       this.warned = false;
-      this.setListening(true, 'listening');
+      const lsn = this.options.positions ? await this.primaryPosition() : undefined;
+      this.setListening(true, 'listening', lsn);
     } catch (error) {
       if (this.client === client) this.client = undefined;
       this.drop(client);
@@ -222,7 +244,7 @@ export class CacheInvalidationListener {
     return this.acknowledgements.wait(
       nonce,
       async () => {
-        await this.orm.em
+        await this.options.orm.em
           .getConnection()
           .execute('SELECT pg_notify(?, ?)', [CACHE_CHANNEL, JSON.stringify({ table: '', nonce })], 'all');
         return [this.ownPid!];
@@ -231,9 +253,15 @@ export class CacheInvalidationListener {
     );
   }
 
-  private setListening(listening: boolean, state: ListenerState): void {
+  private setListening(listening: boolean, state: ListenerState, lsn?: string): void {
     this.stateNow = state;
-    this.onListening(listening);
+    this.options.onListening(listening, lsn);
+  }
+
+  /** The primary's WAL position, asked on this connection (straight to the primary). */
+  private async primaryPosition(): Promise<string> {
+    const { rows } = await this.client!.query(WAL_POSITION);
+    return String(rows[0].lsn);
   }
 
   private lost(client: PgClient): void {
@@ -274,7 +302,9 @@ export class CacheInvalidationListener {
     // Anyone can notify on this channel: only this app's own role may revoke, acknowledge or echo.
     if (notification.processId !== this.ownPid && !(await this.senders.isOurs(notification.processId))) return;
     if (typeof message.ack === 'string') return this.acknowledgements.heard(message.ack, notification.processId);
-    this.onMessage(message);
+    // A revocation made inside a transaction left without its position: it is committed now, so the primary's is past it.
+    if (this.options.positions && typeof message.lsn !== 'string') message.lsn = await this.primaryPosition();
+    this.options.onMessage(message);
     if (typeof message.nonce !== 'string') return;
     if (this.acknowledgements.has(message.nonce))
       this.acknowledgements.heard(message.nonce, this.ownPid!); // our own notice's echo
@@ -295,11 +325,13 @@ export class CacheInvalidationListener {
     this.client?.query({ text: 'SELECT pg_notify($1, $2)', values: [CACHE_CHANNEL, payload] }).catch(() => undefined); // a lost connection is handled by `lost`; the sender times out
   }
 
-  /** A `pg` client with the ORM's connection settings, from the `pg` that the ORM's driver uses. */
+  /** A `pg` client to `listenUrl`, else with the ORM's connection settings, from the `pg` that the ORM's driver uses. */
   private createClient(): PgClient {
-    const connection = this.orm.em.getConnection() as unknown as { getConnectionOptions(): Record<string, unknown> };
-    const driverOptions = (this.orm.config.get('driverOptions') ?? {}) as { connection?: Record<string, unknown> };
     const { Client } = loadPg();
+    if (this.options.listenUrl) return new Client({ connectionString: this.options.listenUrl });
+    const { orm } = this.options;
+    const connection = orm.em.getConnection() as unknown as { getConnectionOptions(): Record<string, unknown> };
+    const driverOptions = (orm.config.get('driverOptions') ?? {}) as { connection?: Record<string, unknown> };
     return new Client({ ...connection.getConnectionOptions(), ...(driverOptions.connection ?? {}) });
   }
 }

@@ -1,4 +1,5 @@
 import type { MikroORM } from '@mikro-orm/core';
+import type { Revocations } from '../cache/revocations';
 import type { SessionEvents } from '../events/session-events';
 import { logger } from '../logger';
 import type { ResolvedSessionsOptions } from '../options/options.interface';
@@ -19,6 +20,7 @@ export class Pruner {
     private readonly statements: SessionStatements,
     private readonly runner: StatementRunner,
     private readonly events: SessionEvents,
+    private readonly revocations: Revocations,
   ) {}
 
   /** Starts the timer of `pruneInterval`, if any; it never keeps the process alive. */
@@ -66,7 +68,10 @@ export class Pruner {
       logger.debug(`Pruning of "${tableName}" skipped: another instance holds the lock`);
     } else {
       logger[deleted > 0 ? 'log' : 'debug'](`Pruned ${deleted} expired sessions from "${tableName}"`);
-      if (deleted > 0) this.events.emit('pruned', { kind: this.options.name, count: deleted });
+      if (deleted > 0) {
+        await this.revocations.deleted(); // a lagging replica must not show them any more
+        this.events.emit('pruned', { kind: this.options.name, count: deleted });
+      }
     }
     return deleted;
   }

@@ -23,6 +23,9 @@ export const DEFAULTS = {
   pruneBatchSize: 10_000,
   tokenPrefix: '',
   statementTimeout: null,
+  /** `null`: as the ORM's `preferReadReplicas` says. */
+  preferReadReplicas: null,
+  listenUrl: null,
   cache: { ttl: '30s', max: 10_000 },
   cookie: { name: 'auth_token', httpOnly: true, secure: true, sameSite: 'lax', path: '/' },
 } as const;

@@ -107,6 +107,22 @@ export interface EctoSessionsOptions extends SessionEventHooks {
    * that channel is down the cache is bypassed. `true` takes the defaults. @default false (off)
    */
   cache?: SessionCacheOptions | boolean;
+  /**
+   * With `replicas` in the MikroORM config, whether lookups (`authenticate`, the
+   * guard) and `findOne`/`list`/`count` read a replica, lag-safe: a replica's
+   * answer counts only once it has replayed past every revocation this instance
+   * knows of; otherwise, and on a miss, the primary answers. Writes always go to
+   * the primary. @default the ORM's `preferReadReplicas` (true)
+   */
+  preferReadReplicas?: boolean;
+  /**
+   * A connection string straight to the primary for the kind's listening
+   * connection (LISTEN/NOTIFY), when the app's connections go through a
+   * transaction pooler (PgBouncer, Supavisor, Neon's pooler, RDS Proxy), which
+   * cannot hold a LISTEN. Without it behind a pooler, the cache stays bypassed
+   * and replica reads stay on the primary. @default the ORM's own connection settings
+   */
+  listenUrl?: string;
   /** MikroORM entity name of this kind. @default 'Session' for the default kind, else `<Name>Session` */
   entityName?: string;
   /** A MikroORM instance to use instead of the one `@mikro-orm/nestjs` provides. @default the injected `MikroORM` */
@@ -134,6 +150,8 @@ export interface ResolvedSessionsOptions extends SessionEventHooks {
   tokenPrefix: string;
   cache: { ttl: number; max: number } | null;
   statementTimeout: number | null;
+  preferReadReplicas: boolean | null;
+  listenUrl: string | null;
   entityName: string;
   orm: MikroORM | undefined;
 }

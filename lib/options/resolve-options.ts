@@ -45,6 +45,8 @@ const OPTIONS: Record<keyof EctoSessionsOptions, true> = {
   tokenPrefix: true,
   cache: true,
   statementTimeout: true,
+  preferReadReplicas: true,
+  listenUrl: true,
   entityName: true,
   orm: true,
   onCreated: true,
@@ -54,6 +56,16 @@ const OPTIONS: Record<keyof EctoSessionsOptions, true> = {
   onPruned: true,
 };
 const OPTION_NAMES: ReadonlySet<string> = new Set(Object.keys(OPTIONS));
+
+/** A PostgreSQL URL the `pg` client takes. */
+function isConnectionString(value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  try {
+    return /^postgres(ql)?:$/.test(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
 
 /** Node's timers take at most 2^31 - 1 ms; a longer delay would fire at once. */
 const LONGEST_TIMER = 2_147_483;
@@ -168,6 +180,12 @@ export function resolveSessionsOptions(options: EctoSessionsOptions = {}): Resol
   if (statementTimeout !== null && statementTimeout > LONGEST_TIMER) {
     fail('statementTimeout', `must be at most ${LONGEST_TIMER} seconds (about 24 days)`);
   }
+  const preferReadReplicas = options.preferReadReplicas ?? DEFAULTS.preferReadReplicas;
+  if (preferReadReplicas !== null && typeof preferReadReplicas !== 'boolean')
+    fail('preferReadReplicas', `must be true or false, got ${describeValue(preferReadReplicas)}`);
+  const listenUrl = options.listenUrl ?? DEFAULTS.listenUrl;
+  if (listenUrl !== null && !isConnectionString(listenUrl))
+    fail('listenUrl', `must be a postgres:// or postgresql:// connection string, got ${describeValue(listenUrl)}`);
   for (const hook of HOOKS) {
     if (options[hook] !== undefined && typeof options[hook] !== 'function') fail(hook, 'must be a function');
   }
@@ -200,6 +218,8 @@ export function resolveSessionsOptions(options: EctoSessionsOptions = {}): Resol
     tokenPrefix,
     cache,
     statementTimeout,
+    preferReadReplicas,
+    listenUrl,
     entityName,
     orm: options.orm,
     onCreated: options.onCreated,

@@ -11,6 +11,9 @@ import { StatementRunner } from '../store/statement-runner';
 import { SessionStatements } from '../store/statements';
 import { TokenDigests } from '../tokens/token-digests';
 import { TokenResolver } from './token-resolver';
+import { logger } from '../logger';
+import { ReadFloor } from '../replicas/read-floor';
+import { ReplicaReads } from '../replicas/replica-reads';
 
 /** The parts a kind's `SessionsService` works with, each of one job. */
 export interface KindParts {
@@ -25,6 +28,7 @@ export interface KindParts {
   listener: CacheInvalidationListener | undefined;
   digests: TokenDigests;
   resolver: TokenResolver;
+  replicas: ReplicaReads;
 }
 
 /** Builds a kind's parts from its options, wired to each other. */
@@ -33,16 +37,36 @@ export function kindParts(options: ResolvedSessionsOptions, orm: MikroORM): Kind
   const runner = new StatementRunner(orm, options.name, options.statementTimeout);
   const events = new SessionEvents(options);
   const cache = options.cache ? new SessionCache(options.cache) : undefined;
-  const listener = cache
-    ? new CacheInvalidationListener(
-        orm,
-        statements.table,
-        (message) => revocations.heard(message),
-        (listening) => cache.setUsable(listening),
-      )
-    : undefined;
+  const floor = new ReadFloor();
+  const replicasWanted = ReplicaReads.wanted(orm, options.preferReadReplicas);
+  // Replica reads need revocations heard as much as the cache does.
+  const listener =
+    cache || replicasWanted
+      ? new CacheInvalidationListener({
+          orm,
+          table: statements.table,
+          listenUrl: options.listenUrl,
+          positions: replicasWanted,
+          onMessage: (message) => revocations.heard(message),
+          onListening: (listening, lsn) => {
+            if (listening) floor.raise(lsn);
+            cache?.setUsable(listening);
+          },
+        })
+      : undefined;
+  const replicas = new ReplicaReads(orm, floor, () => listener?.state === 'listening', replicasWanted);
+  runner.readReplicas(replicas);
   const sliding = new SlidingExtension(options, statements, runner, cache, events);
-  const revocations = new Revocations(options.name, statements.table, runner, sliding, cache, listener);
+  const revocations = new Revocations(
+    options.name,
+    statements,
+    runner,
+    sliding,
+    cache,
+    listener,
+    floor,
+    replicasWanted,
+  );
   const rows = new SessionRows(options);
   const digests = new TokenDigests(options, options.secrets);
   return {
@@ -51,11 +75,40 @@ export function kindParts(options: ResolvedSessionsOptions, orm: MikroORM): Kind
     runner,
     events,
     sliding,
-    pruner: new Pruner(options, orm, statements, runner, events),
+    pruner: new Pruner(options, orm, statements, runner, events, revocations),
     revocations,
     cache,
     listener,
     digests,
     resolver: new TokenResolver(digests, statements, rows, runner, sliding, cache, options.extendThreshold),
+    replicas,
   };
+}
+
+/**
+ * Starts a kind's listener, if it has one, and says once which mode the kind
+ * runs in: where reads go, whether the cache serves, whether revocations are heard.
+ */
+export async function startKind(
+  parts: KindParts,
+  options: Pick<ResolvedSessionsOptions, 'name' | 'listenUrl'>,
+): Promise<void> {
+  const { listener, replicas, cache } = parts;
+  if (!listener) return;
+  await listener.start();
+  const kind = `Kind "${options.name}"`;
+  const reads = replicas.enabled ? 'reads on replicas (lag-safe)' : 'reads on the primary';
+  const via = options.listenUrl ? ' (through listenUrl)' : '';
+  if (listener.state === 'pooler') {
+    logger.warn(
+      `${kind}: connections go through a transaction pooler, which cannot deliver revocation notices, and no listenUrl is set: ` +
+        `${cache ? 'cache bypassed, ' : ''}reads on the primary, revocations wait for nobody`,
+    );
+  } else if (listener.state === 'listening') {
+    logger.log(`${kind}: listening for revocations${via}; ${cache ? 'cache on; ' : ''}${reads}`);
+  } else {
+    logger.warn(
+      `${kind}: not yet listening for revocations${via}; until it is, ${cache ? 'cache bypassed, ' : ''}reads on the primary`,
+    );
+  }
 }

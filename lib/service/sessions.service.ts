@@ -17,6 +17,7 @@ import type { SessionStatements, Where } from '../store/statements';
 import { assertData, describeValue, isPlainObject, isUuid } from '../store/values';
 import { generateToken } from '../tokens/auth-token';
 import type { TokenDigests } from '../tokens/token-digests';
+import type { ReplicaReads } from '../replicas/replica-reads';
 import type {
   AuthenticateOptions,
   CreateSessionAttrs,
@@ -24,7 +25,7 @@ import type {
   SessionFilters,
   UpdateSessionAttrs,
 } from './filters.interface';
-import { kindParts } from './kind-parts';
+import { type KindParts, kindParts, startKind } from './kind-parts';
 import type { Resolution, TokenResolver } from './token-resolver';
 
 /** A session or its id. */
@@ -50,6 +51,8 @@ export class SessionsService<Data extends object = Record<string, any>>
   readonly options: KindOptions;
   private readonly digests: TokenDigests;
   private readonly resolver: TokenResolver;
+  private readonly replicas: ReplicaReads;
+  private readonly parts: KindParts;
   private readonly statements: SessionStatements;
   private readonly rows: SessionRows;
   private readonly runner: StatementRunner;
@@ -68,6 +71,7 @@ export class SessionsService<Data extends object = Record<string, any>>
     const { secrets: _secrets, orm: _orm, ...shown } = options;
     this.options = Object.freeze(shown);
     this.entity = sessionEntity(options);
+    this.parts = kindParts(options, orm);
     ({
       statements: this.statements,
       rows: this.rows,
@@ -80,14 +84,15 @@ export class SessionsService<Data extends object = Record<string, any>>
       listener: this.listener,
       digests: this.digests,
       resolver: this.resolver,
-    } = kindParts(options, orm));
+      replicas: this.replicas,
+    } = this.parts);
   }
 
   /** Finds the app's event emitter once every provider exists; starts listening for revocations. */
   async onModuleInit(): Promise<void> {
     this.events.connect(this.moduleRef);
     // Not awaited: an unreachable database must not hold start-up; the cache serves once listening.
-    void this.listener?.start();
+    void startKind(this.parts, this.options);
   }
 
   /** Starts pruning on `pruneInterval`, once the app (and its database) is up. */
@@ -173,9 +178,10 @@ export class SessionsService<Data extends object = Record<string, any>>
   ): Promise<Session<Data> | null> {
     const now = new Date();
     const where = this.where('findOne', filters, 'database', 'valid');
-    const rows = await this.runner.run<Record<string, unknown>[]>(
-      this.statements.select(where, { limit: 1, orderBy: options.orderBy }),
-    );
+    const select = this.statements.select(where, { limit: 1, orderBy: options.orderBy });
+    let rows = await this.runner.read<Record<string, unknown>[]>(select);
+    // A replica may not have a session created a moment ago yet: the primary decides a miss.
+    if (rows.length === 0 && this.replicas.enabled) rows = await this.runner.run(select);
     if (rows.length === 0) return null;
     const session = this.rows.toSession(rows[0]) as Session<Data>;
     if (options.extend) await this.sliding.slide(session, now, this.options.extendThreshold);
@@ -185,14 +191,14 @@ export class SessionsService<Data extends object = Record<string, any>>
   /** Sessions matching the filters, newest first by default. */
   async list(filters: SessionFilters = {}, options: ListOptions = {}): Promise<Session<Data>[]> {
     const where = this.where('list', filters, 'database', 'valid');
-    const rows = await this.runner.run<Record<string, unknown>[]>(this.statements.select(where, options ?? {}));
+    const rows = await this.runner.read<Record<string, unknown>[]>(this.statements.select(where, options ?? {}));
     return rows.map((row) => this.rows.toSession(row) as Session<Data>);
   }
 
   /** How many sessions match the filters. */
   async count(filters: SessionFilters = {}): Promise<number> {
     const where = this.where('count', filters, 'database', 'valid');
-    const [row] = await this.runner.run<Array<{ count: string | number }>>(this.statements.count(where));
+    const [row] = await this.runner.read<Array<{ count: string | number }>>(this.statements.count(where));
     return Number(row.count);
   }
 

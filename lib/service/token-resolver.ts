@@ -40,7 +40,7 @@ export class TokenResolver {
     let session = this.cache?.get(digests[0], now) as Session<Data> | undefined;
     if (!session) {
       const stamp = this.cache?.stamp ?? 0; // a revocation meanwhile keeps this row out of the cache
-      const rows = await this.runner.request(this.statements.lookup(digests));
+      const rows = await this.runner.lookup(this.statements.lookup(digests), () => this.statements.lookupText(digests));
       if (rows.length === 0) return NONE;
       session = this.rows.toSession(rows[0]) as Session<Data>;
       this.cache?.set(digests[0], this.rows.toSession(rows[0]), stamp);

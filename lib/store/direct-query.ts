@@ -5,6 +5,8 @@ type Row = Record<string, unknown>;
 interface PooledClient {
   /** pg's `Client#query` with a callback (then it makes no promise of its own). */
   query(text: string, values: unknown[], callback: (error: Error | null, result: { rows: Row[] }) => void): void;
+  /** Without values: the simple protocol, which takes several statements in one round trip. */
+  query(text: string, callback: (error: Error | null, result: { rows: Row[] } | Array<{ rows: Row[] }>) => void): void;
 }
 
 interface PoolClient {
@@ -35,9 +37,10 @@ export class DirectQuery {
     private readonly logger: QueryLogger | undefined,
   ) {}
 
-  static of(orm: MikroORM): DirectQuery | undefined {
+  /** For the ORM's primary connection, or another of its connections (a replica's). */
+  static of(orm: MikroORM, of: unknown = orm.em.getConnection()): DirectQuery | undefined {
     try {
-      const connection = orm.em.getConnection() as unknown as { getKnex?(): { client?: Partial<PoolClient> } };
+      const connection = of as { getKnex?(): { client?: Partial<PoolClient> } };
       const pool = connection.getKnex?.()?.client;
       if (typeof pool?.acquireConnection !== 'function' || typeof pool.releaseConnection !== 'function')
         return undefined;
@@ -72,6 +75,59 @@ export class DirectQuery {
         }
       }, reject);
     });
+  }
+
+  /**
+   * Several statements in one round trip (the simple protocol: no parameters,
+   * so `text` holds only literals the caller made safe); the rows of each.
+   */
+  batch(text: string): Promise<Row[][]> {
+    const started = Date.now();
+    return new Promise<Row[][]>((resolve, reject) => {
+      this.pool.acquireConnection().then((connection) => {
+        try {
+          connection.query(text, (error, result) => {
+            this.release(connection);
+            this.log(text, started, undefined, error ? 'error' : undefined);
+            if (error) reject(error);
+            else resolve((Array.isArray(result) ? result : [result]).map((r) => r.rows));
+          });
+        } catch (error) {
+          this.release(connection);
+          reject(error as Error);
+        }
+      }, reject);
+    });
+  }
+
+  /**
+   * `first` (no parameters), then one statement with `?` parameters, on the same
+   * connection: what the first reads (a replica's replay position) comes before
+   * the second's snapshot. The rows of each.
+   */
+  sequence(first: string, sql: string, params: unknown[]): Promise<[Row[], Row[]]> {
+    const text = this.toNumbered(sql);
+    return this.pool.acquireConnection().then(
+      (connection) =>
+        new Promise<[Row[], Row[]]>((resolve, reject) => {
+          const fail = (error: Error) => {
+            this.release(connection);
+            reject(error);
+          };
+          try {
+            connection.query(first, [], (error, head) => {
+              if (error) return fail(error);
+              connection.query(text, params, (error2, result) => {
+                if (error2) return fail(error2);
+                this.release(connection);
+                resolve([head.rows, result.rows]);
+              });
+            });
+          } catch (error) {
+            fail(error as Error);
+          }
+        }),
+    );
   }
 
   private release(connection: PooledClient): void {

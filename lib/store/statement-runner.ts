@@ -1,6 +1,7 @@
 import type { MikroORM, Transaction } from '@mikro-orm/core';
 import { SessionsTimeoutError } from '../errors';
 import { DirectQuery } from './direct-query';
+import type { ReplicaReads } from '../replicas/replica-reads';
 import type { Statement } from './statements';
 
 type Rows = Record<string, unknown>[];
@@ -12,6 +13,7 @@ type Rows = Record<string, unknown>[];
  */
 export class StatementRunner {
   private readonly direct: DirectQuery | undefined;
+  private replicas: ReplicaReads | undefined;
 
   constructor(
     private readonly orm: MikroORM,
@@ -19,6 +21,44 @@ export class StatementRunner {
     private readonly statementTimeout: number | null,
   ) {
     this.direct = DirectQuery.of(orm);
+  }
+
+  /** Where reads may go besides the primary (set once, when the kind's parts are wired). */
+  readReplicas(replicas: ReplicaReads): void {
+    this.replicas = replicas;
+  }
+
+  /**
+   * A read (`findOne`, `list`, `count`): on a replica when one may answer
+   * (lag-safe), else on the primary; inside the caller's transaction, there.
+   */
+  async read<T extends Rows>(statement: Statement): Promise<T> {
+    if (this.replicas?.enabled && !this.inTransaction) {
+      try {
+        const rows = await this.replicas.read(statement.sql, statement.params);
+        if (rows) return rows as T;
+      } catch {
+        // a replica down or failing: the primary answers
+      }
+    }
+    return this.run<T>(statement);
+  }
+
+  /**
+   * The lookup by digest: on a replica when one may answer and has the row,
+   * else on the primary (a token created a moment ago may not have reached the
+   * replica). `text` is the same statement with literals (`lookupText`).
+   */
+  async lookup(statement: Statement, text: () => string): Promise<Rows> {
+    if (this.replicas?.enabled && !this.inTransaction) {
+      try {
+        const rows = await this.replicas.lookup(text());
+        if (rows?.length) return rows;
+      } catch {
+        // a replica down or failing: the primary answers
+      }
+    }
+    return this.request(statement);
   }
 
   /** Whether the caller is inside a transaction of the ORM's (then the statement joins it). */

@@ -59,6 +59,21 @@ export class SessionStatements {
     return { sql: this.selectByDigest[digests.length], params: [...digests, ...this.absoluteParams] };
   }
 
+  /**
+   * The lookup with its values written in as literals, for a replica, where it
+   * follows another statement in one round trip (no parameters there). Digests
+   * (hex, or a plaintext token of URL-safe characters) are checked to be only
+   * such characters first.
+   */
+  lookupText(digests: string[]): string {
+    for (const digest of digests) {
+      if (!/^[A-Za-z0-9_-]+$/.test(digest)) throw new TypeError('lookup: a digest of unexpected characters');
+    }
+    let n = 0;
+    const values = [...digests.map((d) => `'${d}'`), ...this.absoluteParams.map((p) => String(Number(p)))];
+    return this.selectByDigest[digests.length].replace(/\?/g, () => values[n++]);
+  }
+
   /** Whether a row is valid by the database's clock (its parameters: `absoluteParams`). */
   private get validNow(): string {
     return (
