@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { MikroORM } from '@mikro-orm/core';
 import type { Pool } from 'pg';
-import { generateToken, type SessionsService } from '../lib';
+import { digest, generateToken, type SessionsService } from '../lib';
 import { EXPRESS_SESSION_TABLE } from './express-session-app';
 import { BENCH_TABLE, type LibraryApp } from './library-app';
 
@@ -33,7 +33,7 @@ export async function seedLibrary(
     `INSERT INTO "${BENCH_TABLE}" ("id", "auth_token_digest", "data", "expires_at", "inserted_at", "updated_at", "user_id")
      SELECT gen_random_uuid(), d, $2::jsonb, now() + interval '7 days', now(), now(), 'user-real-' || n
      FROM unnest($1::text[]) WITH ORDINALITY AS t(d, n)`,
-    [tokens.map((token) => sessions.digestsOf(token)[0]), DATA],
+    [tokens.map((token) => digest(token, sessions.options.hashAlgorithm)), DATA],
   );
   await insertFillers(pool, options.total - options.tokens, 'valid', options.log);
   await pool.query(`VACUUM ANALYZE "${BENCH_TABLE}"`);

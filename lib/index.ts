@@ -1,21 +1,28 @@
-export * from './authenticated.guard';
-export { appendSetCookie, clearedSessionCookie, sessionCookie, type ResponseLike } from './cookies';
-export * from './decorators/authenticated.decorator';
-export * from './decorators/current-session.decorator';
-export * from './decorators/inject-sessions.decorator';
-export { OPENAPI_SCHEMES } from './decorators/openapi';
-export * from './decorators/public.decorator';
-export { parseDuration } from './duration';
-export * from './interfaces/authenticated-options.interface';
-export * from './interfaces/session-events.interface';
-export * from './interfaces/session-filters.interface';
-export * from './interfaces/sessions-options.interface';
-export { Session, sessionEntity } from './session.entity';
-export { AUTHENTICATED_KEY, DEFAULT_KIND, PUBLIC_KEY, SESSION_REQUEST_KEY } from './sessions.constants';
-export { type EctoSessionsAsyncOptions, EctoSessionsModule } from './sessions.module';
-export type { EctoSessionsOptionsFactory } from './sessions.module-definition';
-export { DEFAULT_COLUMNS, resolveSessionsOptions, SessionsOptionsError } from './sessions-options';
-export { type SessionOrId, SessionsService, SessionsTimeoutError } from './sessions.service';
-export { getSessionsOptionsToken, getSessionsToken } from './sessions.tokens';
-export { extractToken, type RequestLike } from './token-extraction';
-export { DEFAULT_TOKEN_LENGTH, digest, generateToken, isWellFormedToken, MIN_TOKEN_LENGTH } from './token';
+export * from './http/authenticated.guard';
+export { appendSetCookie, clearedSessionCookie, sessionCookie, type ResponseLike } from './http/cookies';
+export * from './http/decorators/authenticated.decorator';
+export * from './http/decorators/current-session.decorator';
+export * from './http/decorators/inject-sessions.decorator';
+export { OPENAPI_SCHEMES } from './http/openapi';
+export * from './http/decorators/public.decorator';
+export { parseDuration } from './options/duration';
+export * from './http/authenticated-options.interface';
+export * from './events/session-events.interface';
+export * from './service/filters.interface';
+export * from './options/options.interface';
+export { Session, sessionEntity } from './store/session.entity';
+export { AUTHENTICATED_KEY, DEFAULT_KIND, PUBLIC_KEY, SESSION_REQUEST_KEY } from './constants';
+export { type EctoSessionsAsyncOptions, EctoSessionsModule } from './module/ecto-sessions.module';
+export type { EctoSessionsOptionsFactory } from './module/module-definition';
+export { DEFAULT_COLUMNS, resolveSessionsOptions } from './options/resolve-options';
+export {
+  EctoSessionsError,
+  SessionsOptionsError,
+  SessionsTimeoutError,
+  UnknownKindError,
+  UnsupportedOrmError,
+} from './errors';
+export { type KindOptions, type SessionOrId, SessionsService } from './service/sessions.service';
+export { getSessionsOptionsToken, getSessionsToken } from './module/injection-tokens';
+export { extractToken, type RequestLike } from './http/token-extraction';
+export { DEFAULT_TOKEN_LENGTH, digest, generateToken, isWellFormedToken, MIN_TOKEN_LENGTH } from './tokens/auth-token';

@@ -4,6 +4,8 @@ import { MikroOrmModule } from '@mikro-orm/nestjs';
 import { Test } from '@nestjs/testing';
 import {
   Authenticated,
+  AuthenticatedGuard,
+  digest,
   EctoSessionsModule,
   type EctoSessionsOptions,
   type EctoSessionsOptionsFactory,
@@ -13,6 +15,7 @@ import {
   sessionEntity,
   SessionsService,
 } from '../lib';
+import { AuthenticatedKindsCheck } from '../lib/module/kinds-check';
 import { ormOptions, recreateTables } from './support/database';
 import { createTestApp } from './support/app';
 
@@ -85,9 +88,11 @@ describe('EctoSessionsModule', () => {
     const app = await bootAsync(EctoSessionsModule.forRootAsync(asyncOptions as never));
     try {
       const sessions = app.get(SessionsService);
-      expect(sessions.options).toMatchObject({ ttl: 7200, secrets: ['from-config'] });
-      const { token } = await sessions.create({ userId: 'u' });
+      expect(sessions.options).toMatchObject({ ttl: 7200 });
+      expect(sessions.options).not.toHaveProperty('secrets'); // the pepper is never shown
+      const { session, token } = await sessions.create({ userId: 'u' });
       expect(await sessions.authenticate(token)).not.toBeNull();
+      expect(session.authTokenDigest).toBe(digest(token, 'sha256', 'from-config'));
     } finally {
       await app.close();
     }
@@ -157,12 +162,29 @@ describe('EctoSessionsModule', () => {
       }
     };
     expect(await init([{}, { name: 'apiKeys' }], TypoController)).toBe(
-      `@Authenticated(): no session kind named "apiKey" (used on TypoController.keys); register it with EctoSessionsModule.forRoot({ name: 'apiKey' })`,
+      `EctoSessions: @Authenticated(): no session kind named "apiKey" (used on TypoController.keys); register it with EctoSessionsModule.forRoot({ name: 'apiKey' })`,
     );
     expect(await init([{ name: 'apiKeys' }], DefaultKindController)).toBe(
-      `@Authenticated(): no session kind named "default" (used on DefaultKindController); register it with EctoSessionsModule.forRoot()`,
+      `EctoSessions: @Authenticated(): no session kind named "default" (used on DefaultKindController); register it with EctoSessionsModule.forRoot()`,
     );
     expect(await init([{}, { name: 'apiKeys' }], DefaultKindController)).toBe('started');
+  });
+
+  it('what kinds share is registered once: one guard, one start-up scan, however many kinds', async () => {
+    const scan = jest.spyOn(AuthenticatedKindsCheck.prototype, 'onApplicationBootstrap');
+    const t = await createTestApp({ kinds: [{}, { name: 'apiKeys' }, { name: 'devices' }] });
+    try {
+      expect(scan).toHaveBeenCalledTimes(1);
+      // Nest's own record of which modules provide the guard (it has no public API for that).
+      const container = (
+        t.app as unknown as { container: { getModules(): Map<string, { providers: Map<unknown, unknown> }> } }
+      ).container;
+      const providing = [...container.getModules().values()].filter((m) => m.providers.has(AuthenticatedGuard));
+      expect(providing).toHaveLength(1);
+    } finally {
+      scan.mockRestore();
+      await t.close();
+    }
   });
 
   it('two kinds side by side, each with its own table, service and injection token', async () => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Session, type SessionsService } from '../lib';
 import { sql } from './support/database';
 import { createTestApp, type TestApp } from './support/app';
+import { digestsOf } from './support/digests';
 
 const HOUR = 3600;
 const DAY = 24 * HOUR;
@@ -48,7 +49,7 @@ describe('SessionsService', () => {
       expect(session.insertedAt.getTime()).toBeGreaterThanOrEqual(before - 1);
       expect(session.expiresAt!.getTime() - session.insertedAt.getTime()).toBe(7 * DAY * 1000);
       const [row] = await sql<Record<string, string>>(t.orm, 'SELECT * FROM sessions');
-      expect(row.auth_token_digest).toBe(sessions.digestsOf(token)[0]);
+      expect(row.auth_token_digest).toBe(digestsOf(sessions, token)[0]);
       expect(JSON.stringify(row)).not.toContain(token);
     });
 
@@ -155,12 +156,12 @@ describe('SessionsService', () => {
     it('a failed sliding extension keeps the session valid (no refusal, no 503)', async () => {
       const { session, token } = await sessions.create({ userId: 'u1' });
       await setTimes(t, session.id, { expiresIn: HOUR });
-      const service = sessions as unknown as { runHot(s: { sql: string }): Promise<unknown> };
-      const runHot = service.runHot.bind(sessions);
+      const runner = (sessions as unknown as { runner: { request(s: { sql: string }): Promise<never[]> } }).runner;
+      const request = runner.request.bind(runner);
       const spy = jest
-        .spyOn(service, 'runHot')
+        .spyOn(runner, 'request')
         .mockImplementation((statement: { sql: string }) =>
-          /^UPDATE/.test(statement.sql) ? Promise.reject(new Error('connection lost')) : runHot(statement),
+          /^UPDATE/.test(statement.sql) ? Promise.reject(new Error('connection lost')) : request(statement),
         );
       try {
         const found = await sessions.authenticate(token);

@@ -1,0 +1,120 @@
+import { ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
+import type { ModuleRef } from '@nestjs/core';
+import { AUTHENTICATED_KEY, PUBLIC_KEY } from '../constants';
+import { resolveSessionsOptions } from '../options/resolve-options';
+import type { Resolution } from '../service/token-resolver';
+import { Session } from '../store/session.entity';
+import { AuthenticatedGuard } from './authenticated.guard';
+import { getCurrentSession } from './request-sessions';
+
+/** A kind's service as the guard sees it: its options and a resolver the test decides. */
+function fakeService(resolve: (token: unknown) => Promise<Resolution>, options = {}) {
+  return { options: resolveSessionsOptions(options), resolve: jest.fn(resolve) };
+}
+
+function session(expiresInMs = 3_600_000): Session {
+  return Object.assign(Object.create(Session.prototype) as Session, {
+    id: 's1',
+    data: {},
+    expiresAt: new Date(Date.now() + expiresInMs),
+    insertedAt: new Date(),
+    updatedAt: new Date(),
+  });
+}
+
+function guardWith(service: ReturnType<typeof fakeService>): AuthenticatedGuard {
+  const moduleRef = { get: () => service } as unknown as ModuleRef;
+  return new AuthenticatedGuard(new Reflector(), moduleRef);
+}
+
+/** A handler with the given metadata, called over HTTP. */
+function http(request: object, metadata: Record<string, unknown> = { [AUTHENTICATED_KEY]: {} }) {
+  class Controller {
+    handler() {}
+  }
+  for (const [key, value] of Object.entries(metadata)) Reflect.defineMetadata(key, value, Controller.prototype.handler);
+  const headers: Record<string, string> = {};
+  const response = { setHeader: (name: string, value: string) => (headers[name] = value), append: jest.fn() };
+  const context = new ExecutionContextHost([request, response], Controller, Controller.prototype.handler);
+  context.setType('http');
+  return { context, headers, response };
+}
+
+describe('AuthenticatedGuard decisions (fake resolver)', () => {
+  const token = 'a'.repeat(64);
+
+  it('no token: 401 with a bare Bearer challenge, and the resolver is not asked', async () => {
+    const service = fakeService(async () => ({ session: null, extended: false }));
+    const { context, headers } = http({ headers: {} });
+    await expect(guardWith(service).canActivate(context)).rejects.toBeInstanceOf(UnauthorizedException);
+    expect(headers['WWW-Authenticate']).toBe('Bearer');
+    expect(service.resolve).not.toHaveBeenCalled();
+  });
+
+  it('no token on an optional route: through, with no session', async () => {
+    const service = fakeService(async () => ({ session: null, extended: false }));
+    const { context } = http({ headers: {} }, { [AUTHENTICATED_KEY]: { optional: true } });
+    await expect(guardWith(service).canActivate(context)).resolves.toBe(true);
+    expect(getCurrentSession(context)).toBeUndefined();
+  });
+
+  it('an unknown token: 401 invalid_token', async () => {
+    const service = fakeService(async () => ({ session: null, extended: false }));
+    const { context, headers } = http({ headers: { 'x-auth-token': token } });
+    await expect(guardWith(service).canActivate(context)).rejects.toBeInstanceOf(UnauthorizedException);
+    expect(headers['WWW-Authenticate']).toBe('Bearer error="invalid_token"');
+  });
+
+  it('a valid token: through; the session is recorded and shown as request.authSession', async () => {
+    const found = session();
+    const service = fakeService(async () => ({ session: found, extended: false }));
+    const request = { headers: { 'x-auth-token': token } } as Record<string, unknown>;
+    const { context, response } = http(request);
+    await expect(guardWith(service).canActivate(context)).resolves.toBe(true);
+    expect(service.resolve).toHaveBeenCalledWith(token);
+    expect(getCurrentSession(context)).toBe(found);
+    expect(request.authSession).toBe(found);
+    expect(response.append).not.toHaveBeenCalled(); // no extension: no cookie
+  });
+
+  it('a second guard on the same request for the same kind asks nothing again', async () => {
+    const service = fakeService(async () => ({ session: session(), extended: false }));
+    const guard = guardWith(service);
+    const request = { headers: { 'x-auth-token': token } };
+    await guard.canActivate(http(request).context);
+    await guard.canActivate(http(request).context);
+    expect(service.resolve).toHaveBeenCalledTimes(1);
+  });
+
+  it('the database failing: 503, never 401', async () => {
+    const service = fakeService(async () => Promise.reject(Object.assign(new Error('x'), { code: 'ECONNREFUSED' })));
+    const { context } = http({ headers: { 'x-auth-token': token } });
+    await expect(guardWith(service).canActivate(context)).rejects.toBeInstanceOf(ServiceUnavailableException);
+  });
+
+  it('a slid session whose token came from the cookie: the cookie goes out again, reaching the new expiry', async () => {
+    const service = fakeService(async () => ({ session: session(7_200_000), extended: true }));
+    const { context, response } = http({ headers: { cookie: `auth_token=${token}` } });
+    await guardWith(service).canActivate(context);
+    expect(response.append).toHaveBeenCalledWith(
+      'Set-Cookie',
+      expect.stringMatching(/^auth_token=a+; Max-Age=7[12]\d\d;/),
+    );
+  });
+
+  it('a slid session whose token came from a header: no cookie', async () => {
+    const service = fakeService(async () => ({ session: session(), extended: true }));
+    const { context, response } = http({ headers: { 'x-auth-token': token } });
+    await guardWith(service).canActivate(context);
+    expect(response.append).not.toHaveBeenCalled();
+  });
+
+  it('@Public(): through without asking anything', async () => {
+    const service = fakeService(async () => ({ session: null, extended: false }));
+    const { context } = http({ headers: {} }, { [PUBLIC_KEY]: true });
+    await expect(guardWith(service).canActivate(context)).resolves.toBe(true);
+    expect(service.resolve).not.toHaveBeenCalled();
+  });
+});

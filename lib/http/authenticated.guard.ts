@@ -1,0 +1,197 @@
+import {
+  type CanActivate,
+  type ExecutionContext,
+  Injectable,
+  ServiceUnavailableException,
+  UnauthorizedException,
+} from '@nestjs/common';
+import { ModuleRef, Reflector } from '@nestjs/core';
+import { AUTHENTICATED_KEY, DEFAULT_KIND, PUBLIC_KEY, SESSION_REQUEST_KEY } from '../constants';
+import { UnknownKindError } from '../errors';
+import { logger } from '../logger';
+import { getSessionsToken } from '../module/injection-tokens';
+import type { TokenSource } from '../options/options.interface';
+import type { Resolution, SessionsService } from '../service/sessions.service';
+import type { Session } from '../store/session.entity';
+import type { AuthenticatedOptions } from './authenticated-options.interface';
+import { appendSetCookie, refreshedSessionCookie } from './cookies';
+import { forgetSession, foundKind, recordKeyOf, rememberSession } from './request-sessions';
+import { setHeader } from './response';
+import { extractToken, type RequestLike } from './token-extraction';
+
+export { getCurrentSession } from './request-sessions';
+
+/**
+ * Resolves the token of a request, authenticates it and puts the session on
+ * `request.authSession`. Used by `@Authenticated()`, or globally as `APP_GUARD`
+ * (then `@Public()` opts a route out).
+ *
+ * A singleton: extend it and override `getRequest` (and `getResponse`,
+ * `extractToken`) for GraphQL or WebSockets.
+ *
+ * @example
+ * // every route needs a session unless it is @Public()
+ * providers: [{ provide: APP_GUARD, useClass: AuthenticatedGuard }]
+ */
+@Injectable()
+export class AuthenticatedGuard implements CanActivate {
+  protected readonly logger = logger;
+  private readonly services = new Map<string, SessionsService>();
+  private readonly optionsCache = new WeakMap<object, WeakMap<object, AuthenticatedOptions | null>>();
+
+  constructor(
+    protected readonly reflector: Reflector,
+    protected readonly moduleRef: ModuleRef,
+  ) {}
+
+  /**
+   * Decides a request: public or already decided → let through; no token →
+   * 401 (or through, when optional); else the kind's service resolves the
+   * token, and the guard records the session, refreshes a slid cookie, or
+   * refuses. The database unreachable → 503.
+   */
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const type = context.getType<string>();
+    const http = type === 'http';
+    if (!http && type !== 'graphql') {
+      // Each message starts with no session, public and optional ones too: its
+      // record key may be the WebSocket client, which outlives it.
+      const key = recordKeyOf(context);
+      if (key) forgetSession(key);
+    }
+    const options = this.optionsOf(context);
+    if (options === null) return true;
+    const kind = options.name ?? DEFAULT_KIND;
+    const request = this.getRequest(context);
+    // The memo lives as long as an HTTP request; a GraphQL context or a
+    // WebSocket client outlives many messages, each authenticated again.
+    if (http && foundKind(request, kind)) return true;
+
+    const service = this.getService(kind);
+    const token = this.extractToken(request, service.options.tokenFrom);
+    if (token === undefined) {
+      if (options.optional) return true;
+      this.refuse(context, 'Bearer');
+    }
+    let resolution: Resolution;
+    try {
+      resolution = await service.resolve(token);
+    } catch (error) {
+      // Error messages may quote the SQL and its parameters (the digest): log only what kind of failure it was.
+      this.logger.error(`Session lookup for kind "${kind}" failed (${failureKind(error)}); answering 503`);
+      throw new ServiceUnavailableException('Sessions are unavailable; try again shortly');
+    }
+    const { session, extended } = resolution;
+    if (!session) this.refuse(context, 'Bearer error="invalid_token"');
+    if (http && extended) this.refreshCookie(context, request, service, token, session);
+    this.record(context, request, http, kind, session);
+    return true;
+  }
+
+  /** Puts the session where `@CurrentSession()` (and, on HTTP, `request.authSession`) finds it. */
+  private record(context: ExecutionContext, request: object, http: boolean, kind: string, session: Session): void {
+    const key = http ? request : recordKeyOf(context);
+    if (typeof key === 'object' && key !== null) rememberSession(key, http, kind, session);
+    // GraphQL's request is the HTTP request in its context: it shows the session too. A
+    // WebSocket client outlives the message, and an RPC payload is the sender's data: neither is written on.
+    if (context.getType<string>() === 'graphql' && typeof request === 'object' && request !== null)
+      (request as Record<string, unknown>)[SESSION_REQUEST_KEY] = session;
+  }
+
+  /**
+   * After a sliding extension, sends the token cookie again with a Max-Age that
+   * reaches the new expiry, when the token came from the kind's cookie.
+   */
+  private refreshCookie(
+    context: ExecutionContext,
+    request: RequestLike,
+    service: SessionsService,
+    token: string,
+    session: Session,
+  ): void {
+    const { tokenFrom, cookie } = service.options;
+    const source = tokenFrom.find((s) => s.type === 'cookie' && s.name === cookie.name);
+    if (!source || extractToken(request, [source]) !== token) return;
+    const response = this.getResponse(context);
+    try {
+      if (response) appendSetCookie(response as never, refreshedSessionCookie(cookie, token, session.expiresAt));
+    } catch {
+      // a response we cannot set headers on: the session stays valid, only its cookie is not refreshed
+    }
+  }
+
+  /** `getOptions` once per controller and handler: metadata does not change after start-up. */
+  private optionsOf(context: ExecutionContext): AuthenticatedOptions | null {
+    const handler = context.getHandler();
+    const controller = context.getClass();
+    if (!handler || !controller) return this.getOptions(context);
+    let byHandler = this.optionsCache.get(controller);
+    if (!byHandler) this.optionsCache.set(controller, (byHandler = new WeakMap()));
+    let options = byHandler.get(handler);
+    if (options === undefined) byHandler.set(handler, (options = this.getOptions(context)));
+    return options;
+  }
+
+  /**
+   * The `@Authenticated()` options that apply, or `null` for a public route.
+   * The nearest declaration wins: a handler's `@Authenticated()` or `@Public()`
+   * overrides its controller's, so a public controller can guard one route and a
+   * guarded controller can open one.
+   */
+  protected getOptions(context: ExecutionContext): AuthenticatedOptions | null {
+    for (const target of [context.getHandler(), context.getClass()]) {
+      if (!target) continue;
+      const options = this.reflector.get<AuthenticatedOptions | undefined>(AUTHENTICATED_KEY, target);
+      if (options) return options;
+      if (this.reflector.get<boolean | undefined>(PUBLIC_KEY, target)) return null;
+    }
+    return {};
+  }
+
+  /** The request the token is read from and the session is put on. Override for GraphQL or WebSockets. */
+  protected getRequest(context: ExecutionContext): RequestLike & Record<string | symbol, unknown> {
+    return context.switchToHttp().getRequest();
+  }
+
+  /**
+   * The response the `WWW-Authenticate` header goes on, or `undefined` when there
+   * is none (then only the exception is thrown). Override for GraphQL over HTTP.
+   */
+  protected getResponse(context: ExecutionContext): unknown {
+    return context.getType() === 'http' ? context.switchToHttp().getResponse() : undefined;
+  }
+
+  /** The token of a request, from the kind's `tokenFrom` sources. */
+  protected extractToken(request: RequestLike, sources: readonly TokenSource[]): string | undefined {
+    return extractToken(request, sources);
+  }
+
+  /** The kind's service, looked up once. */
+  protected getService(name: string): SessionsService {
+    let service = this.services.get(name);
+    if (!service) {
+      try {
+        service = this.moduleRef.get<SessionsService>(getSessionsToken(name), { strict: false });
+      } catch {
+        throw new UnknownKindError(
+          `EctoSessions: @Authenticated(): no session kind named "${name}"; register it with EctoSessionsModule.forRoot({ name: '${name}' })`,
+        );
+      }
+      this.services.set(name, service);
+    }
+    return service;
+  }
+
+  /** 401 with `WWW-Authenticate`, as RFC 6750 asks. */
+  protected refuse(context: ExecutionContext, challenge: string): never {
+    setHeader(this.getResponse(context), 'WWW-Authenticate', challenge);
+    throw new UnauthorizedException();
+  }
+}
+
+/** A loggable name for a failure: its class and code (e.g. `ECONNREFUSED`, `57P01`), never its message. */
+function failureKind(error: unknown): string {
+  const name = (error as Error)?.name ?? typeof error;
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' && /^[A-Za-z0-9_]{1,32}$/.test(code) ? `${name} ${code}` : String(name);
+}

@@ -1,0 +1,76 @@
+import type { ExecutionContext } from '@nestjs/common';
+import { SESSION_REQUEST_KEY } from '../constants';
+import type { Session } from '../store/session.entity';
+
+/** What the guard found for one request: the current session and, on HTTP, each kind's (a second guard run costs nothing). */
+interface Found {
+  current: Session;
+  byKind: Record<string, Session>;
+}
+
+/**
+ * Keyed by the object that lives as long as the request or message: the HTTP
+ * request, the GraphQL context, a WebSocket message's data, a microservice
+ * message's payload. The only record `@CurrentSession()` reads: an
+ * `authSession` on a message is whatever its sender put there.
+ */
+const found = new WeakMap<object, Found>();
+
+function asObject(value: unknown): object | undefined {
+  return typeof value === 'object' && value !== null ? value : undefined;
+}
+
+/**
+ * The object a request's or message's session is recorded on, one that lives
+ * no longer than it: the HTTP request; the GraphQL context; a WebSocket
+ * message's data (its client outlives many messages, and only stands in for
+ * data that is not an object); a microservice message's payload, else its
+ * transport's context.
+ */
+export function recordKeyOf(context: ExecutionContext): object | undefined {
+  const type = context.getType<string>();
+  if (type === 'http') return asObject(context.switchToHttp().getRequest());
+  if (type === 'graphql') return asObject(context.getArgByIndex(2));
+  if (type === 'ws') return asObject(context.getArgByIndex(1)) ?? asObject(context.getArgByIndex(0));
+  return asObject(context.getArgByIndex(0)) ?? asObject(context.getArgByIndex(1));
+}
+
+/**
+ * The session `AuthenticatedGuard` found for this request or message, if any:
+ * what `@CurrentSession()` returns. Never read from the request or message
+ * itself. On HTTP it is also `request.authSession`.
+ */
+export function getCurrentSession(context: ExecutionContext): Session | undefined {
+  const key = recordKeyOf(context);
+  return key ? currentSessionOf(key) : undefined;
+}
+
+/** The session the guard found for a request or message, if any. */
+export function currentSessionOf(key: object): Session | undefined {
+  return found.get(key)?.current;
+}
+
+/** Forgets what was found on a key that may outlive its message (a WebSocket client). */
+export function forgetSession(key: object): void {
+  found.delete(key);
+}
+
+/** Whether a session of this kind was already found for this HTTP request. */
+export function foundKind(request: object, name: string): boolean {
+  return found.get(request)?.byKind[name] !== undefined;
+}
+
+/**
+ * Records the session of a request or message. An HTTP request remembers it by
+ * kind (a route guard after the global one costs nothing) and shows it as
+ * `request.authSession` (for interceptors and filters); other keys, each
+ * authenticated again, only keep the current one.
+ */
+export function rememberSession(key: object, http: boolean, name: string, session: Session): void {
+  const record = http ? found.get(key) : undefined;
+  if (record) {
+    record.current = session;
+    record.byKind[name] = session;
+  } else found.set(key, { current: session, byKind: http ? { [name]: session } : {} });
+  if (http) (key as Record<string, unknown>)[SESSION_REQUEST_KEY] = session;
+}

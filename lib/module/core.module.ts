@@ -1,0 +1,17 @@
+import { Global, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { AuthenticatedGuard } from '../http/authenticated.guard';
+import { AuthenticatedKindsCheck } from './kinds-check';
+
+/**
+ * What every kind shares, registered once however many `forRoot` calls there
+ * are (as `MikroOrmCoreModule` and `ClsCommonModule` do): the guard, and the
+ * start-up check that every `@Authenticated({ name })` names a registered kind.
+ */
+@Global()
+@Module({
+  imports: [DiscoveryModule],
+  providers: [AuthenticatedGuard, AuthenticatedKindsCheck],
+  exports: [AuthenticatedGuard],
+})
+export class EctoSessionsCoreModule {}

@@ -1,0 +1,64 @@
+import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner, ModuleRef, Reflector } from '@nestjs/core';
+import type { AuthenticatedOptions } from '../http/authenticated-options.interface';
+import { AUTHENTICATED_KEY, DEFAULT_KIND } from '../constants';
+import { UnknownKindError } from '../errors';
+import { getSessionsToken } from './injection-tokens';
+
+/**
+ * Fails start-up when an `@Authenticated({ name })` names a kind no
+ * `EctoSessionsModule.forRoot` registered: a typo should stop the deploy, not
+ * answer 500 on the first request to that route.
+ */
+@Injectable()
+export class AuthenticatedKindsCheck implements OnApplicationBootstrap {
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly reflector: Reflector,
+    private readonly moduleRef: ModuleRef,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const missing = new Map<string, string[]>();
+    for (const [name, where] of this.usedKinds()) {
+      if (this.registered(name)) continue;
+      missing.set(name, [...(missing.get(name) ?? []), where]);
+    }
+    if (missing.size === 0) return;
+    const lines = [...missing].map(
+      ([name, places]) =>
+        `no session kind named "${name}" (used on ${places.slice(0, 3).join(', ')}${places.length > 3 ? ', …' : ''}); ` +
+        `register it with EctoSessionsModule.forRoot(${name === DEFAULT_KIND ? '' : `{ name: '${name}' }`})`,
+    );
+    throw new UnknownKindError(`EctoSessions: @Authenticated(): ${lines.join('; ')}`);
+  }
+
+  /** Every kind an `@Authenticated()` names, with the class or handler it is on. */
+  private *usedKinds(): Generator<[string, string]> {
+    for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
+      const type = wrapper.metatype as (abstract new (...args: never[]) => unknown) | null | undefined;
+      if (typeof type !== 'function' || !type.prototype || wrapper.inject) continue; // classes only, not factories
+      const onClass = this.options(type);
+      if (onClass) yield [onClass.name ?? DEFAULT_KIND, type.name];
+      for (const method of this.scanner.getAllMethodNames(type.prototype)) {
+        const handler = (type.prototype as Record<string, unknown>)[method];
+        const options = typeof handler === 'function' ? this.options(handler) : undefined;
+        if (options) yield [options.name ?? DEFAULT_KIND, `${type.name}.${method}`];
+      }
+    }
+  }
+
+  private options(target: object): AuthenticatedOptions | undefined {
+    return this.reflector.get<AuthenticatedOptions | undefined>(AUTHENTICATED_KEY, target as never);
+  }
+
+  private registered(name: string): boolean {
+    try {
+      this.moduleRef.get(getSessionsToken(name), { strict: false });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,114 @@
+import type { MikroORM } from '@mikro-orm/core';
+import { CacheInvalidationListener } from '../cache/invalidation';
+import { Revocations } from '../cache/revocations';
+import { SessionCache } from '../cache/session-cache';
+import { SessionEvents } from '../events/session-events';
+import { Pruner } from '../expiry/pruner';
+import { SlidingExtension } from '../expiry/sliding-extension';
+import type { ResolvedSessionsOptions } from '../options/options.interface';
+import { SessionRows } from '../store/rows';
+import { StatementRunner } from '../store/statement-runner';
+import { SessionStatements } from '../store/statements';
+import { TokenDigests } from '../tokens/token-digests';
+import { TokenResolver } from './token-resolver';
+import { logger } from '../logger';
+import { ReadFloor } from '../replicas/read-floor';
+import { ReplicaReads } from '../replicas/replica-reads';
+
+/** The parts a kind's `SessionsService` works with, each of one job. */
+export interface KindParts {
+  statements: SessionStatements;
+  rows: SessionRows;
+  runner: StatementRunner;
+  events: SessionEvents;
+  sliding: SlidingExtension;
+  pruner: Pruner;
+  revocations: Revocations;
+  cache: SessionCache | undefined;
+  listener: CacheInvalidationListener | undefined;
+  digests: TokenDigests;
+  resolver: TokenResolver;
+  replicas: ReplicaReads;
+}
+
+/** Builds a kind's parts from its options, wired to each other. */
+export function kindParts(options: ResolvedSessionsOptions, orm: MikroORM): KindParts {
+  const statements = new SessionStatements(options);
+  const runner = new StatementRunner(orm, options.name, options.statementTimeout);
+  const events = new SessionEvents(options);
+  const cache = options.cache ? new SessionCache(options.cache) : undefined;
+  const floor = new ReadFloor();
+  const replicasWanted = ReplicaReads.wanted(orm, options.preferReadReplicas);
+  // Replica reads need revocations heard as much as the cache does.
+  const listener =
+    cache || replicasWanted
+      ? new CacheInvalidationListener({
+          orm,
+          table: statements.table,
+          listenUrl: options.listenUrl,
+          positions: replicasWanted,
+          onMessage: (message) => revocations.heard(message),
+          onListening: (listening, lsn) => {
+            if (listening) floor.raise(lsn);
+            cache?.setUsable(listening);
+          },
+        })
+      : undefined;
+  const replicas = new ReplicaReads(orm, floor, () => listener?.state === 'listening', replicasWanted);
+  runner.readReplicas(replicas);
+  const sliding = new SlidingExtension(options, statements, runner, cache, events);
+  const revocations = new Revocations(
+    options.name,
+    statements,
+    runner,
+    sliding,
+    cache,
+    listener,
+    floor,
+    replicasWanted,
+  );
+  const rows = new SessionRows(options);
+  const digests = new TokenDigests(options, options.secrets);
+  return {
+    statements,
+    rows,
+    runner,
+    events,
+    sliding,
+    pruner: new Pruner(options, orm, statements, runner, events, revocations),
+    revocations,
+    cache,
+    listener,
+    digests,
+    resolver: new TokenResolver(digests, statements, rows, runner, sliding, cache, options.extendThreshold),
+    replicas,
+  };
+}
+
+/**
+ * Starts a kind's listener, if it has one, and says once which mode the kind
+ * runs in: where reads go, whether the cache serves, whether revocations are heard.
+ */
+export async function startKind(
+  parts: KindParts,
+  options: Pick<ResolvedSessionsOptions, 'name' | 'listenUrl'>,
+): Promise<void> {
+  const { listener, replicas, cache } = parts;
+  if (!listener) return;
+  await listener.start();
+  const kind = `Kind "${options.name}"`;
+  const reads = replicas.enabled ? 'reads on replicas (lag-safe)' : 'reads on the primary';
+  const via = options.listenUrl ? ' (through listenUrl)' : '';
+  if (listener.state === 'pooler') {
+    logger.warn(
+      `${kind}: connections go through a transaction pooler, which cannot deliver revocation notices, and no listenUrl is set: ` +
+        `${cache ? 'cache bypassed, ' : ''}reads on the primary, revocations wait for nobody`,
+    );
+  } else if (listener.state === 'listening') {
+    logger.log(`${kind}: listening for revocations${via}; ${cache ? 'cache on; ' : ''}${reads}`);
+  } else {
+    logger.warn(
+      `${kind}: not yet listening for revocations${via}; until it is, ${cache ? 'cache bypassed, ' : ''}reads on the primary`,
+    );
+  }
+}

@@ -1,0 +1,335 @@
+import { randomUUID } from 'node:crypto';
+import type { EntitySchema, MikroORM } from '@mikro-orm/core';
+import type { OnApplicationBootstrap, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import type { ModuleRef } from '@nestjs/core';
+import type { CacheInvalidationListener, ListenerState } from '../cache/invalidation';
+import type { Revocations } from '../cache/revocations';
+import type { SessionCache } from '../cache/session-cache';
+import type { SessionEvents } from '../events/session-events';
+import type { Pruner } from '../expiry/pruner';
+import type { SlidingExtension } from '../expiry/sliding-extension';
+import { appendSetCookie, clearedSessionCookie, type ResponseLike, sessionCookie } from '../http/cookies';
+import type { ResolvedSessionsOptions } from '../options/options.interface';
+import type { SessionRows } from '../store/rows';
+import { Session, sessionEntity } from '../store/session.entity';
+import type { StatementRunner } from '../store/statement-runner';
+import type { SessionStatements, Where } from '../store/statements';
+import { assertData, describeValue, isPlainObject, isUuid } from '../store/values';
+import { generateToken } from '../tokens/auth-token';
+import type { TokenDigests } from '../tokens/token-digests';
+import type { ReplicaReads } from '../replicas/replica-reads';
+import type {
+  AuthenticateOptions,
+  CreateSessionAttrs,
+  ListOptions,
+  SessionFilters,
+  UpdateSessionAttrs,
+} from './filters.interface';
+import { type KindParts, kindParts, startKind } from './kind-parts';
+import type { Resolution, TokenResolver } from './token-resolver';
+
+/** A session or its id. */
+export type SessionOrId = Session | string;
+
+/** A kind's options as the service shows them: without its secrets and ORM instance. */
+export type KindOptions = Omit<ResolvedSessionsOptions, 'secrets' | 'orm'>;
+
+export type { Resolution } from './token-resolver';
+
+/**
+ * Creates, authenticates, lists and revokes the sessions of one kind.
+ *
+ * Inject it as `SessionsService` for the default kind, or with
+ * `@InjectSessions(name)` for a named one.
+ */
+export class SessionsService<Data extends object = Record<string, any>>
+  implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy
+{
+  /** The kind's MikroORM entity. */
+  readonly entity: EntitySchema<Session>;
+  /** The kind's options, defaults applied (its secrets and ORM instance are not shown). */
+  readonly options: KindOptions;
+  private readonly digests: TokenDigests;
+  private readonly resolver: TokenResolver;
+  private readonly replicas: ReplicaReads;
+  private readonly parts: KindParts;
+  private readonly statements: SessionStatements;
+  private readonly rows: SessionRows;
+  private readonly runner: StatementRunner;
+  private readonly events: SessionEvents;
+  private readonly sliding: SlidingExtension;
+  private readonly pruner: Pruner;
+  private readonly revocations: Revocations;
+  private readonly cache: SessionCache | undefined;
+  private readonly listener: CacheInvalidationListener | undefined;
+
+  constructor(
+    options: ResolvedSessionsOptions,
+    orm: MikroORM,
+    private readonly moduleRef?: ModuleRef,
+  ) {
+    const { secrets: _secrets, orm: _orm, ...shown } = options;
+    this.options = Object.freeze(shown);
+    this.entity = sessionEntity(options);
+    this.parts = kindParts(options, orm);
+    ({
+      statements: this.statements,
+      rows: this.rows,
+      runner: this.runner,
+      events: this.events,
+      sliding: this.sliding,
+      pruner: this.pruner,
+      revocations: this.revocations,
+      cache: this.cache,
+      listener: this.listener,
+      digests: this.digests,
+      resolver: this.resolver,
+      replicas: this.replicas,
+    } = this.parts);
+  }
+
+  /** Finds the app's event emitter once every provider exists; starts listening for revocations. */
+  async onModuleInit(): Promise<void> {
+    this.events.connect(this.moduleRef);
+    // Not awaited: an unreachable database must not hold start-up; the cache serves once listening.
+    void startKind(this.parts, this.options);
+  }
+
+  /** Starts pruning on `pruneInterval`, once the app (and its database) is up. */
+  onApplicationBootstrap(): void {
+    this.pruner.start();
+  }
+
+  /** Stops the pruning timer and waits for a running cycle, before the ORM closes. */
+  async onModuleDestroy(): Promise<void> {
+    await this.pruner.stop();
+    await this.listener?.stop();
+  }
+
+  /** The kind's name. */
+  get name(): string {
+    return this.options.name;
+  }
+
+  /**
+   * Whether the cache is on, serving (it is bypassed while revocations cannot
+   * be heard), how full, and its listener's state (`'pooler'`: connections go
+   * through a transaction pooler, which cannot deliver notices).
+   */
+  get cacheStatus(): { enabled: boolean; serving: boolean; size: number; listener: ListenerState | null } {
+    return {
+      enabled: !!this.cache,
+      serving: this.cache?.isUsable ?? false,
+      size: this.cache?.size ?? 0,
+      listener: this.listener?.state ?? null,
+    };
+  }
+
+  /**
+   * Creates a session. The returned `token` is the only copy of the plaintext:
+   * hand it to the client; only its digest is stored.
+   */
+  async create(attrs: CreateSessionAttrs<Data> = {}): Promise<{ session: Session<Data>; token: string }> {
+    if (!isPlainObject(attrs))
+      throw new TypeError(`create: attributes must be a plain object, got ${describeValue(attrs)}`);
+    const { data = {} as Data, ...columns } = attrs;
+    assertData('create', data);
+    this.assertColumns('create', columns);
+    const token = this.options.tokenPrefix + generateToken(this.options.tokenLength);
+    const now = new Date();
+    const [row] = await this.runner.run<Record<string, unknown>[]>(
+      this.statements.insert({
+        ...columns,
+        id: randomUUID(),
+        authTokenDigest: this.digests.forNew(token),
+        data,
+        expiresAt: this.sliding.expiryAt(now, now),
+        insertedAt: now,
+        updatedAt: now,
+      }),
+    );
+    const session = this.rows.toSession(row) as Session<Data>;
+    this.events.emit('created', { kind: this.name, session });
+    return { session, token };
+  }
+
+  /**
+   * The valid session of a token, or `null`. One indexed lookup; one conditional
+   * UPDATE more only when the expiry would move by more than `extendThreshold`.
+   * A token that cannot be one of ours is refused before hashing or querying.
+   */
+  async authenticate(token: unknown, options: AuthenticateOptions = {}): Promise<Session<Data> | null> {
+    return (await this.resolve(token, options?.extend ?? this.options.extendOnUse)).session;
+  }
+
+  /**
+   * `authenticate` for the guard, which also needs to know whether the expiry
+   * moved: from the cache when it holds the session, else one lookup.
+   * @internal
+   */
+  resolve(token: unknown, extend = this.options.extendOnUse): Promise<Resolution<Data>> {
+    return this.resolver.resolve<Data>(token, extend);
+  }
+
+  /** The first session matching the filters (newest first), or `null`. */
+  async findOne(
+    filters: SessionFilters,
+    options: AuthenticateOptions & Pick<ListOptions, 'orderBy'> = {},
+  ): Promise<Session<Data> | null> {
+    const now = new Date();
+    const where = this.where('findOne', filters, 'database', 'valid');
+    const select = this.statements.select(where, { limit: 1, orderBy: options.orderBy });
+    let rows = await this.runner.read<Record<string, unknown>[]>(select);
+    // A replica may not have a session created a moment ago yet: the primary decides a miss.
+    if (rows.length === 0 && this.replicas.enabled) rows = await this.runner.run(select);
+    if (rows.length === 0) return null;
+    const session = this.rows.toSession(rows[0]) as Session<Data>;
+    if (options.extend) await this.sliding.slide(session, now, this.options.extendThreshold);
+    return session;
+  }
+
+  /** Sessions matching the filters, newest first by default. */
+  async list(filters: SessionFilters = {}, options: ListOptions = {}): Promise<Session<Data>[]> {
+    const where = this.where('list', filters, 'database', 'valid');
+    const rows = await this.runner.read<Record<string, unknown>[]>(this.statements.select(where, options ?? {}));
+    return rows.map((row) => this.rows.toSession(row) as Session<Data>);
+  }
+
+  /** How many sessions match the filters. */
+  async count(filters: SessionFilters = {}): Promise<number> {
+    const where = this.where('count', filters, 'database', 'valid');
+    const [row] = await this.runner.read<Array<{ count: string | number }>>(this.statements.count(where));
+    return Number(row.count);
+  }
+
+  /**
+   * Changes `data` and extra columns; returns the updated session, or `null`
+   * when it no longer exists. `data` is replaced whole, or with `{ merge: true }`
+   * merged into the stored one at the top level in the database, so concurrent
+   * updates of different keys all survive.
+   */
+  async update(
+    session: SessionOrId,
+    attrs: UpdateSessionAttrs<Data>,
+    options: { merge?: boolean } = {},
+  ): Promise<Session<Data> | null> {
+    const id = idOf('update', session);
+    if (!isPlainObject(attrs))
+      throw new TypeError(`update: attributes must be a plain object, got ${describeValue(attrs)}`);
+    const { data, ...columns } = attrs;
+    if (data !== undefined) assertData('update', data);
+    this.assertColumns('update', columns);
+    if (!isUuid(id)) return null;
+    const statement = this.statements.update(id, { data, ...columns }, new Date(), options?.merge === true);
+    const rows = await this.revocations.revoke([id], () => this.runner.run<Record<string, unknown>[]>(statement));
+    return rows.length ? (this.rows.toSession(rows[0]) as Session<Data>) : null;
+  }
+
+  /**
+   * Slides the expiry to `now + ttl` (bounded by `absoluteTtl`) whatever the
+   * threshold; this also revives an expired session. Returns the session as
+   * it now is.
+   */
+  async extend(session: Session<Data>): Promise<Session<Data>> {
+    if (!(session instanceof Session)) throw new TypeError(`extend: expected a session, got ${describeValue(session)}`);
+    await this.sliding.slide(session, new Date(), 0, false);
+    return session;
+  }
+
+  /** Ends a session now, keeping its row; returns it, or `null` when it does not exist. */
+  async expire(session: SessionOrId): Promise<Session<Data> | null> {
+    const id = idOf('expire', session);
+    if (!isUuid(id)) return null;
+    const statement = this.statements.expire(id, new Date());
+    const rows = await this.revocations.revoke([id], () => this.runner.run<Record<string, unknown>[]>(statement));
+    if (!rows.length) return null;
+    const expired = this.rows.toSession(rows[0]) as Session<Data>;
+    this.events.emit('expired', { kind: this.name, session: expired });
+    return expired;
+  }
+
+  /** Deletes a session; `true` when a row was deleted. */
+  async delete(session: SessionOrId): Promise<boolean> {
+    const id = idOf('delete', session);
+    if (!isUuid(id)) return false;
+    const where = this.where('delete', { id, status: 'all' }, 'database', 'all');
+    return (await this.revocations.revoke([id], () => this.deleteWhere(where))) > 0;
+  }
+
+  /**
+   * Deletes every session matching the filters, whatever their status unless
+   * `status` says otherwise; `exceptId` keeps one ("sign out everywhere else").
+   * Returns how many were deleted.
+   */
+  async deleteAll(filters: SessionFilters & { exceptId?: string }): Promise<number> {
+    const where = this.where('deleteAll', filters, 'database', 'all', true);
+    return this.revocations.revoke('all', () => this.deleteWhere(where));
+  }
+
+  /** Deletes every expired session now, in one statement; returns how many. See also `prune()`. */
+  async deleteExpired(): Promise<number> {
+    return this.deleteWhere(this.where('deleteExpired', { status: 'expired' }, 'database', 'expired'));
+  }
+
+  /**
+   * One pruning cycle (the seed's ExpiredSessionPruner), for `pruneInterval` or
+   * your own scheduler: deletes rows expired for longer than `pruneGrace`, in
+   * batches of `pruneBatchSize`, inside one transaction that first takes an
+   * advisory lock keyed by the table. Returns how many rows it deleted, or `null`
+   * when another instance holds the lock (it is pruning right now).
+   */
+  prune(): Promise<number | null> {
+    return this.pruner.prune();
+  }
+
+  /** Sets the token cookie (per the `cookie` option) on an Express response or a Fastify reply. */
+  setCookie(response: ResponseLike, token: string): void {
+    if (typeof token !== 'string' || token.length === 0)
+      throw new TypeError('setCookie: token must be a non-empty string');
+    appendSetCookie(response, sessionCookie(this.options.cookie, token));
+  }
+
+  /** Tells the browser to drop the token cookie. */
+  clearCookie(response: ResponseLike): void {
+    appendSetCookie(response, clearedSessionCookie(this.options.cookie));
+  }
+
+  private where(
+    method: string,
+    filters: SessionFilters,
+    now: Date | 'database',
+    status: 'valid' | 'all' | 'expired',
+    allowExceptId = false,
+  ): Where {
+    return this.statements.where(filters, now, (token) => this.digests.of(token), status, method, allowExceptId);
+  }
+
+  /** Deletes; when someone listens to `deleted`, gets the rows back to report each one. */
+  private async deleteWhere(where: Where): Promise<number> {
+    if (!this.events.listens('deleted')) {
+      const result = await this.runner.run<{ affectedRows: number }>(this.statements.delete(where), 'run');
+      return result.affectedRows;
+    }
+    const rows = await this.runner.run<Record<string, unknown>[]>(this.statements.delete(where, true));
+    for (const row of rows) this.events.emit('deleted', { kind: this.name, session: this.rows.toSession(row) });
+    return rows.length;
+  }
+
+  private assertColumns(method: string, columns: Record<string, unknown>): void {
+    for (const key of Object.keys(columns)) {
+      if (!(key in this.options.columns)) {
+        throw new TypeError(
+          `${method}: unknown attribute "${key}"; known: data, ${Object.keys(this.options.columns).join(', ')}`,
+        );
+      }
+    }
+  }
+}
+
+function idOf(method: string, session: unknown): string {
+  if (typeof session === 'string') return session;
+  if (typeof session === 'object' && session !== null && typeof (session as Session).id === 'string') {
+    return (session as Session).id;
+  }
+  throw new TypeError(`${method}: expected a session or its id, got ${describeValue(session)}`);
+}

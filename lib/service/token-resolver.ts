@@ -1,0 +1,51 @@
+import type { SessionCache } from '../cache/session-cache';
+import type { SlidingExtension } from '../expiry/sliding-extension';
+import type { SessionRows } from '../store/rows';
+import type { Session } from '../store/session.entity';
+import type { StatementRunner } from '../store/statement-runner';
+import type { SessionStatements } from '../store/statements';
+import type { TokenDigests } from '../tokens/token-digests';
+
+/**
+ * What resolving a request's token found, for the guard: the valid session (or
+ * `null`), and whether this call slid its expiry (a cookie then goes out again).
+ */
+export interface Resolution<Data extends object = Record<string, any>> {
+  session: Session<Data> | null;
+  extended: boolean;
+}
+
+const NONE: Resolution<any> = Object.freeze({ session: null, extended: false });
+
+/**
+ * A request's path below the guard: a token that cannot be ours is refused
+ * before hashing; else the cache answers, or one indexed lookup by digest;
+ * then the sliding extension, when due.
+ */
+export class TokenResolver {
+  constructor(
+    private readonly digests: TokenDigests,
+    private readonly statements: SessionStatements,
+    private readonly rows: SessionRows,
+    private readonly runner: StatementRunner,
+    private readonly sliding: SlidingExtension,
+    private readonly cache: SessionCache | undefined,
+    private readonly extendThreshold: number | null,
+  ) {}
+
+  async resolve<Data extends object>(token: unknown, extend: boolean): Promise<Resolution<Data>> {
+    if (!this.digests.isWellFormed(token)) return NONE;
+    const now = new Date();
+    const digests = this.digests.of(token);
+    let session = this.cache?.get(digests[0], now) as Session<Data> | undefined;
+    if (!session) {
+      const stamp = this.cache?.stamp ?? 0; // a revocation meanwhile keeps this row out of the cache
+      const rows = await this.runner.lookup(this.statements.lookup(digests), () => this.statements.lookupText(digests));
+      if (rows.length === 0) return NONE;
+      session = this.rows.toSession(rows[0]) as Session<Data>;
+      this.cache?.set(digests[0], this.rows.toSession(rows[0]), stamp);
+    }
+    const extended = extend && (await this.sliding.slide(session, now, this.extendThreshold));
+    return { session, extended };
+  }
+}

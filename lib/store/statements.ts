@@ -1,0 +1,327 @@
+import type { ResolvedSessionsOptions } from '../options/options.interface';
+import type { ListOptions, SessionFilters, SessionStatus } from '../service/filters.interface';
+import { type Column, columnsOf } from './columns';
+import { DB_NOW, epoch, epochMs, iso } from './timestamps';
+import { assertString, assertValue, describeValue, isPlainObject, isUuid } from './values';
+
+/** A column with its quoted name, as the statements write it. */
+interface SqlColumn extends Column {
+  quoted: string;
+}
+
+/** A statement with `?` placeholders, as the ORM connection's `execute` takes it. */
+export interface Statement {
+  sql: string;
+  params: unknown[];
+}
+
+const STATUSES: ReadonlySet<string> = new Set<SessionStatus>(['valid', 'expired', 'all']);
+const MAX_LIMIT = 10_000;
+
+/**
+ * The SQL of one kind, built once from its options. Statements go through the
+ * ORM's connection as single round trips, without the unit of work: the hot
+ * path costs one indexed lookup, and no identity map lives across requests.
+ *
+ * Times are sent as UTC ISO strings and read as UTC, so the same code reads
+ * `timestamptz` columns and the naive UTC `timestamp` columns Ecto makes, in
+ * any process time zone.
+ */
+export class SessionStatements {
+  readonly table: string;
+  readonly columns: SqlColumn[];
+  private readonly byProperty = new Map<string, SqlColumn>();
+  private readonly extraProperties: Set<string>;
+  private readonly returning: string;
+  readonly selectByDigest: string[];
+
+  constructor(private readonly options: ResolvedSessionsOptions) {
+    this.table = (options.schema ? `${quote(options.schema)}.` : '') + quote(options.tableName);
+    this.extraProperties = new Set(Object.keys(options.columns));
+    this.columns = columnsOf(options.columns).map((column) => ({ ...column, quoted: quote(column.field) }));
+    for (const column of this.columns) this.byProperty.set(column.property, column);
+    this.returning = this.columns
+      .map((c) => (c.type === 'datetime' ? `${epochMs(c.quoted)} AS ${c.quoted}` : c.quoted))
+      .join(', ');
+    // One statement per number of accepted secrets (rotation): `= ?` or `IN (?, ?)`.
+    const digests = Math.max(1, options.secrets.length);
+    this.selectByDigest = [];
+    for (let n = 1; n <= digests; n++) {
+      const match = n === 1 ? '= ?' : `IN (${Array(n).fill('?').join(', ')})`;
+      this.selectByDigest[n] =
+        `SELECT ${this.returning} FROM ${this.table} WHERE "auth_token_digest" ${match} AND ` +
+        `${this.validNow} LIMIT 1`;
+    }
+  }
+
+  /** The lookup `authenticate` sends: the digests; validity by the database's clock. */
+  lookup(digests: string[]): Statement {
+    return { sql: this.selectByDigest[digests.length], params: [...digests, ...this.absoluteParams] };
+  }
+
+  /**
+   * The lookup with its values written in as literals, for a replica, where it
+   * follows another statement in one round trip (no parameters there). Digests
+   * (hex, or a plaintext token of URL-safe characters) are checked to be only
+   * such characters first.
+   */
+  lookupText(digests: string[]): string {
+    for (const digest of digests) {
+      if (!/^[A-Za-z0-9_-]+$/.test(digest)) throw new TypeError('lookup: a digest of unexpected characters');
+    }
+    let n = 0;
+    const values = [...digests.map((d) => `'${d}'`), ...this.absoluteParams.map((p) => String(Number(p)))];
+    return this.selectByDigest[digests.length].replace(/\?/g, () => values[n++]);
+  }
+
+  /** Whether a row is valid by the database's clock (its parameters: `absoluteParams`). */
+  private get validNow(): string {
+    return (
+      `("expires_at" IS NULL OR ${epoch('"expires_at"')} > ${DB_NOW})` +
+      (this.options.absoluteTtl !== null ? ` AND ${epoch('"inserted_at"')} > ${DB_NOW} - ?` : '')
+    );
+  }
+
+  private get absoluteParams(): number[] {
+    return this.options.absoluteTtl === null ? [] : [this.options.absoluteTtl];
+  }
+
+  insert(values: Record<string, unknown>): Statement {
+    const columns = this.columns.filter((c) => values[c.property] !== undefined);
+    for (const c of columns)
+      if (this.extraProperties.has(c.property)) assertValue('create', 'attribute', c, values[c.property]);
+    const placeholders = columns.map((c) => (c.type === 'json' ? '?::jsonb' : '?'));
+    return {
+      sql:
+        `INSERT INTO ${this.table} (${columns.map((c) => c.quoted).join(', ')}) ` +
+        `VALUES (${placeholders.join(', ')}) RETURNING ${this.returning}`,
+      params: columns.map((c) => toParam(c, values[c.property])),
+    };
+  }
+
+  /**
+   * Moves `expires_at` forward only when it would move by more than the
+   * threshold: concurrent extensions write once, and a deleted row stays deleted.
+   * A sliding extension (`whileValid`) also leaves alone a row that is no longer
+   * valid by the database's clock when the UPDATE runs: `expire()` racing with a
+   * request, or done by an instance whose clock disagrees with this one's, is
+   * never undone (the request's own `now` may be seconds old or skewed).
+   */
+  extend(id: string, expiresAt: Date, now: Date, threshold: number, whileValid: boolean): Statement {
+    const bound = iso(new Date(expiresAt.getTime() - threshold * 1000));
+    return {
+      sql:
+        `UPDATE ${this.table} SET "expires_at" = ?, "updated_at" = ? ` +
+        `WHERE "id" = ? AND "expires_at" < ?${whileValid ? ` AND ${this.validNow}` : ''} RETURNING "id"`,
+      params: [iso(expiresAt), iso(now), id, bound, ...(whileValid ? this.absoluteParams : [])],
+    };
+  }
+
+  /** Sets `data` (merged at the top level, atomically, with `mergeData`) and columns. */
+  update(id: string, values: Record<string, unknown>, now: Date, mergeData = false): Statement {
+    const sets: string[] = ['"updated_at" = ?'];
+    const params: unknown[] = [iso(now)];
+    for (const [property, value] of Object.entries(values)) {
+      if (value === undefined) continue;
+      const column = this.column(property, 'update');
+      if (property !== 'data' && !this.extraProperties.has(property)) {
+        throw new TypeError(`update: "${property}" cannot be changed`);
+      }
+      if (this.extraProperties.has(property)) assertValue('update', 'attribute', column, value);
+      const merge = mergeData && property === 'data' ? `${column.quoted} || ` : '';
+      sets.push(`${column.quoted} = ${merge}${column.type === 'json' ? '?::jsonb' : '?'}`);
+      params.push(toParam(column, value));
+    }
+    return {
+      sql: `UPDATE ${this.table} SET ${sets.join(', ')} WHERE "id" = ? RETURNING ${this.returning}`,
+      params: [...params, id],
+    };
+  }
+
+  /**
+   * Ends a session at the database's now; one that already ended keeps its
+   * expiry. The database's clock, not this instance's: one running behind would
+   * leave the session valid a while longer for everyone else. The time is floored
+   * to the second: a `timestamp(0)` column (as Ecto may make) would otherwise
+   * round it up and leave the session valid for up to half a second. It is
+   * written as `inserted_at` plus the seconds between, which gives the column's
+   * own type (a naive `timestamp` holds UTC wall time) in any session TimeZone.
+   */
+  expire(id: string, at: Date): Statement {
+    const floored = `"inserted_at" + make_interval(secs => (floor(${DB_NOW}) - ${epoch('"inserted_at"')})::float8)`;
+    return {
+      sql:
+        `UPDATE ${this.table} SET "expires_at" = CASE WHEN "expires_at" IS NULL OR ${epoch('"expires_at"')} > ${DB_NOW} ` +
+        `THEN ${floored} ELSE "expires_at" END, "updated_at" = ? WHERE "id" = ? RETURNING ${this.returning}`,
+      params: [iso(at), id],
+    };
+  }
+
+  select(filters: Where, list: ListOptions = {}): Statement {
+    const { limit = 100, offset = 0, orderBy = { insertedAt: 'desc' } } = list;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+      throw new TypeError(`list: limit must be a whole number from 1 to ${MAX_LIMIT}, got ${describeValue(limit)}`);
+    }
+    if (!Number.isInteger(offset) || offset < 0) {
+      throw new TypeError(`list: offset must be a whole number >= 0, got ${describeValue(offset)}`);
+    }
+    if (typeof orderBy !== 'object' || orderBy === null || Array.isArray(orderBy)) {
+      throw new TypeError('list: orderBy must be an object such as { insertedAt: "desc" }');
+    }
+    const order = Object.entries(orderBy).map(([property, direction]) => {
+      if (direction !== 'asc' && direction !== 'desc') {
+        throw new TypeError(`list: orderBy.${property} must be "asc" or "desc"`);
+      }
+      return `${this.column(property, 'orderBy').quoted} ${direction.toUpperCase()}`;
+    });
+    order.push('"id" DESC'); // a stable order for paging
+    return {
+      sql: `SELECT ${this.returning} FROM ${this.table}${filters.sql} ORDER BY ${order.join(', ')} LIMIT ? OFFSET ?`,
+      params: [...filters.params, limit, offset],
+    };
+  }
+
+  count(filters: Where): Statement {
+    return { sql: `SELECT count(*) AS "count" FROM ${this.table}${filters.sql}`, params: filters.params };
+  }
+
+  /** Deletes the matching rows; with `returning`, gives them back (for `deleted` events). */
+  delete(filters: Where, returning = false): Statement {
+    return {
+      sql: `DELETE FROM ${this.table}${filters.sql}${returning ? ` RETURNING ${this.returning}` : ''}`,
+      params: filters.params,
+    };
+  }
+
+  /**
+   * Takes the pruning lock for the current transaction: one instance of many
+   * prunes a table at a time, and the lock goes with the transaction.
+   */
+  pruneLock(): Statement {
+    return {
+      sql: `SELECT pg_try_advisory_xact_lock(hashtext(?)) AS "locked", floor(${DB_NOW} * 1000)::int8 AS "now"`,
+      params: [`nestjs-ecto-sessions:${this.table}`],
+    };
+  }
+
+  /**
+   * Deletes at most `limit` rows expired at `cutoff`; rows another transaction
+   * holds are skipped rather than waited for.
+   */
+  pruneBatch(expired: Where, limit: number): Statement {
+    return {
+      sql:
+        `DELETE FROM ${this.table} WHERE "id" IN ` +
+        `(SELECT "id" FROM ${this.table}${expired.sql} LIMIT ? FOR UPDATE SKIP LOCKED)`,
+      params: [...expired.params, limit],
+    };
+  }
+
+  /**
+   * A WHERE clause from filters. Unknown keys, `undefined` values and values of
+   * the wrong type throw, so a filter object never widens to every session.
+   */
+  where(
+    filters: SessionFilters,
+    now: Date | 'database',
+    digestsOf: (token: string) => string[],
+    defaultStatus: SessionStatus,
+    method: string,
+    allowExceptId = false,
+  ): Where {
+    if (!isPlainObject(filters)) {
+      throw new TypeError(`${method}: filters must be a plain object, got ${describeValue(filters)}`);
+    }
+    const clauses: string[] = [];
+    const params: unknown[] = [];
+    let status: SessionStatus = defaultStatus;
+    for (const [key, value] of Object.entries(filters)) {
+      if (key === 'status') {
+        if (!STATUSES.has(value as string)) {
+          throw new TypeError(`${method}: status must be "valid", "expired" or "all", got ${describeValue(value)}`);
+        }
+        status = value as SessionStatus;
+      } else if (key === 'exceptId') {
+        if (!allowExceptId) throw new TypeError(`${method}: unknown filter "exceptId"`);
+        assertString(method, key, value);
+        if (isUuid(value)) {
+          clauses.push('"id" <> ?');
+          params.push(value);
+        }
+      } else if (key === 'id') {
+        assertString(method, key, value);
+        clauses.push(isUuid(value) ? '"id" = ?' : 'FALSE');
+        if (isUuid(value)) params.push(value);
+      } else if (key === 'token') {
+        assertString(method, key, value);
+        const digests = digestsOf(value as string);
+        clauses.push(digests.length === 0 ? 'FALSE' : `"auth_token_digest" IN (${digests.map(() => '?').join(', ')})`);
+        params.push(...digests);
+      } else {
+        if (key === 'authTokenDigest' || key === 'data') {
+          throw new TypeError(`${method}: cannot filter on "${key}"`);
+        }
+        const column = this.column(key, method);
+        if (value === null) {
+          clauses.push(`${column.quoted} IS NULL`);
+        } else if (column.type === 'json') {
+          throw new TypeError(`${method}: cannot filter on JSON column "${key}"`);
+        } else {
+          assertValue(method, 'filter', column, value);
+          // A malformed uuid cannot match, and PostgreSQL would reject it: match nothing instead.
+          clauses.push(column.type === 'uuid' && !isUuid(value) ? 'FALSE' : `${column.quoted} = ?`);
+          if (column.type !== 'uuid' || isUuid(value)) params.push(toParam(column, value));
+        }
+      }
+    }
+    if (status !== 'all' && now === 'database') {
+      clauses.push(status === 'valid' ? this.validNow : `NOT (${this.validNow})`);
+      params.push(...this.absoluteParams);
+    } else if (status !== 'all') {
+      // A cutoff in time (pruning): plain comparisons, so the expires_at index serves them.
+      const absolute = this.options.absoluteTtl !== null;
+      if (status === 'valid')
+        clauses.push(`("expires_at" IS NULL OR "expires_at" > ?)${absolute ? ' AND "inserted_at" > ?' : ''}`);
+      else clauses.push(absolute ? '("expires_at" <= ? OR "inserted_at" <= ?)' : '"expires_at" <= ?');
+      params.push(...this.validityParams(now as Date));
+    }
+    return { sql: clauses.length ? ` WHERE ${clauses.join(' AND ')}` : '', params };
+  }
+
+  private validityParams(now: Date): string[] {
+    const params = [iso(now)];
+    if (this.options.absoluteTtl !== null) params.push(iso(new Date(now.getTime() - this.options.absoluteTtl * 1000)));
+    return params;
+  }
+
+  private column(property: string, method: string): SqlColumn {
+    const column = this.byProperty.get(property);
+    if (!column) {
+      throw new TypeError(
+        `${method}: unknown property "${property}"; known: ${[...this.byProperty.keys()].join(', ')}`,
+      );
+    }
+    return column;
+  }
+}
+
+/** A WHERE clause (empty or starting with ` WHERE`) and its parameters. */
+export interface Where {
+  sql: string;
+  params: unknown[];
+}
+
+function toParam(column: Column, value: unknown): unknown {
+  if (value === null) return null;
+  if (column.type === 'json') return JSON.stringify(value);
+  if (column.type === 'datetime') {
+    const date = value instanceof Date ? value : new Date(value as string);
+    if (Number.isNaN(date.getTime())) throw new TypeError(`"${column.property}" must be a valid date`);
+    return iso(date);
+  }
+  return value;
+}
+
+export function quote(identifier: string): string {
+  return `"${identifier.replace(/"/g, '""')}"`;
+}
