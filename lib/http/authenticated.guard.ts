@@ -9,6 +9,7 @@ import { ModuleRef, Reflector } from '@nestjs/core';
 import { AUTHENTICATED_KEY, DEFAULT_KIND, PUBLIC_KEY, SESSION_REQUEST_KEY } from '../constants';
 import { UnknownKindError } from '../errors';
 import { logger } from '../logger';
+import { missingTable } from '../store/table-check';
 import { getSessionsToken } from '../module/injection-tokens';
 import type { TokenSource } from '../options/options.interface';
 import type { Resolution, SessionsService } from '../service/sessions.service';
@@ -78,7 +79,9 @@ export class AuthenticatedGuard implements CanActivate {
       resolution = await service.resolve(token);
     } catch (error) {
       // Error messages may quote the SQL and its parameters (the digest): log only what kind of failure it was.
-      this.logger.error(`Session lookup for kind "${kind}" failed (${failureKind(error)}); answering 503`);
+      this.logger.error(
+        `Session lookup for kind "${kind}" failed (${failureKind(error)})${hintFor(error, service)}; answering 503`,
+      );
       throw new ServiceUnavailableException('Sessions are unavailable; try again shortly');
     }
     const { session, extended } = resolution;
@@ -187,6 +190,12 @@ export class AuthenticatedGuard implements CanActivate {
     setHeader(this.getResponse(context), 'WWW-Authenticate', challenge);
     throw new UnauthorizedException();
   }
+}
+
+/** What to do about a failure whose cause is known: a missing table (42P01) is a set-up step not taken. */
+function hintFor(error: unknown, service: SessionsService): string {
+  if ((error as { code?: unknown })?.code !== '42P01') return '';
+  return `: ${missingTable(service.options)}`;
 }
 
 /** A loggable name for a failure: its class and code (e.g. `ECONNREFUSED`, `57P01`), never its message. */

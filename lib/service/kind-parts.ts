@@ -12,6 +12,7 @@ import { SessionStatements } from '../store/statements';
 import { TokenDigests } from '../tokens/token-digests';
 import { TokenResolver } from './token-resolver';
 import { logger } from '../logger';
+import { missingTable, tableExists } from '../store/table-check';
 import { ReadFloor } from '../replicas/read-floor';
 import { ReplicaReads } from '../replicas/replica-reads';
 
@@ -111,4 +112,13 @@ export async function startKind(
       `${kind}: not yet listening for revocations${via}; until it is, ${cache ? 'cache bypassed, ' : ''}reads on the primary`,
     );
   }
+}
+
+/** Says once, at start-up, when the kind's table is missing (every lookup would answer 503 until it exists). */
+export async function checkTable(
+  parts: KindParts,
+  options: Pick<ResolvedSessionsOptions, 'name' | 'tableName' | 'schema'>,
+): Promise<void> {
+  if ((await tableExists(parts.runner, parts.statements)) === false)
+    logger.warn(`Kind "${options.name}": ${missingTable(options)}. Until then lookups answer 503.`);
 }

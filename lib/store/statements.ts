@@ -193,6 +193,11 @@ export class SessionStatements {
     };
   }
 
+  /** Whether the table exists (`to_regclass` takes the quoted, schema-qualified name). */
+  tableExists(): Statement {
+    return { sql: 'SELECT to_regclass(?) IS NOT NULL AS "exists"', params: [this.table] };
+  }
+
   /**
    * Takes the pruning lock for the current transaction: one instance of many
    * prunes a table at a time, and the lock goes with the transaction.

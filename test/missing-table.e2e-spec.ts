@@ -1,0 +1,51 @@
+import type { LoggerService } from '@nestjs/common';
+import { MeController } from './support/me.controller';
+import { createTestApp } from './support/app';
+
+class Lines implements LoggerService {
+  readonly lines: string[] = [];
+  log(message: string): void {
+    this.lines.push(String(message));
+  }
+  error(message: string): void {
+    this.lines.push(String(message));
+  }
+  warn(message: string): void {
+    this.lines.push(String(message));
+  }
+}
+
+describe('a missing table says so', () => {
+  it('at start-up, once, and on each failed lookup: still 503 (never 401), naming the table and where to read', async () => {
+    const lines = new Lines();
+    // Its own table, never created: the app boots against a database without it.
+    const t = await createTestApp({
+      kinds: [{ tableName: 'sessions_never_created' }],
+      controllers: [MeController],
+      listen: true,
+      recreate: false,
+      logger: lines,
+    });
+    try {
+      for (let i = 0; i < 100 && !lines.lines.some((l) => /does not exist/.test(l)); i++)
+        await new Promise((r) => setTimeout(r, 20));
+      const atStart = lines.lines.filter((l) => /"sessions_never_created" does not exist/.test(l));
+      expect(atStart).toHaveLength(1);
+      expect(atStart[0]).toMatch(/Creating the table/);
+      lines.lines.length = 0;
+      const token = 'a'.repeat(64);
+      for (let i = 0; i < 2; i++) {
+        const response = await fetch(`${t.url}/me`, { headers: { 'x-auth-token': token } });
+        expect(response.status).toBe(503);
+      }
+      const lookups = lines.lines.filter((l) => /lookup/.test(l));
+      expect(lookups).toHaveLength(2);
+      for (const line of lookups) {
+        expect(line).toMatch(/"sessions_never_created" does not exist/);
+        expect(line).toMatch(/Creating the table/);
+      }
+    } finally {
+      await t.close();
+    }
+  });
+});
