@@ -18,11 +18,14 @@ const CHANNEL = 'nestjs_ecto_sessions';
 const DELETES = 40;
 const TABLE = 'bench_revocations';
 
-async function instance(clientUrl: string): Promise<{ app: INestApplicationContext; sessions: SessionsService }> {
+async function instance(
+  clientUrl: string,
+  listenUrl?: string,
+): Promise<{ app: INestApplicationContext; sessions: SessionsService }> {
   @Module({
     imports: [
       MikroOrmModule.forRoot({ driver: PostgreSqlDriver, clientUrl, autoLoadEntities: true, pool: { min: 0, max: 5 } }),
-      EctoSessionsModule.forRoot({ tableName: TABLE, cache: { ttl: '10m' } }),
+      EctoSessionsModule.forRoot({ tableName: TABLE, cache: { ttl: '10m' }, ...(listenUrl ? { listenUrl } : {}) }),
     ],
   })
   class RevocationBenchModule {}
@@ -106,20 +109,22 @@ export async function runRevocation(settings: BenchSettings, log: (line: string)
   const pooler = process.env.PGBOUNCER_URL;
   if (pooler) {
     const through = `${pooler.replace(/\/$/, '')}${new URL(url).pathname}`;
-    const pa = await instance(through);
-    const pb = await instance(through);
-    try {
-      await pa.app.get(MikroORM).schema.updateSchema();
-      await new Promise((r) => setTimeout(r, 1500)); // the listener's probe
-      report(
-        'two instances through PgBouncer (transaction mode)',
-        await measure(pa.sessions, pb.sessions),
-        `(cache serving: ${pa.sessions.cacheStatus.serving})`,
-      );
-    } finally {
-      await admin.query(`DROP TABLE IF EXISTS ${TABLE}`).catch(() => undefined);
-      await pa.app.close();
-      await pb.app.close();
+    for (const listenUrl of [undefined, url]) {
+      const pa = await instance(through, listenUrl);
+      const pb = await instance(through, listenUrl);
+      try {
+        await pa.app.get(MikroORM).schema.updateSchema();
+        await serving([pa.sessions, pb.sessions], listenUrl ? 5000 : 1500);
+        report(
+          `two instances through PgBouncer (transaction mode)${listenUrl ? ', listenUrl to the primary' : ''}`,
+          await measure(pa.sessions, pb.sessions),
+          `(cache serving: ${pa.sessions.cacheStatus.serving})`,
+        );
+      } finally {
+        await admin.query(`DROP TABLE IF EXISTS ${TABLE}`).catch(() => undefined);
+        await pa.app.close();
+        await pb.app.close();
+      }
     }
   } else log('PgBouncer case skipped: PGBOUNCER_URL is not set (.ci/pgbouncer.sh prints it)');
   await admin.query(`DROP ROLE IF EXISTS ${IMPOSTOR}`).catch(() => undefined);
