@@ -93,7 +93,7 @@ describe.each<Adapter>(['express', 'fastify'])('the database unreachable mid-run
         orm: { clientUrl: db.url, pool: { min: 0, max: 1 } },
       });
       t.app.useLogger(logger);
-    });
+    }, 120_000);
     afterAll(async () => {
       await t?.close();
       await db?.stop();
@@ -113,7 +113,7 @@ describe.each<Adapter>(['express', 'fastify'])('the database unreachable mid-run
           db = await spawnEmbeddedPostgres({ dataDir, port });
         },
       );
-    });
+    }, 150_000);
   });
 
   describe('the database stops answering (a hung server or network), with timeouts set on the ORM', () => {

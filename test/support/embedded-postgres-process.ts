@@ -22,7 +22,8 @@ export function spawnEmbeddedPostgres(options: { dataDir: string; port?: number 
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
-    const timer = setTimeout(() => fail(new Error('embedded PostgreSQL did not start within 30 s')), 30_000);
+    // PGlite's first start (initdb in WebAssembly) is CPU-bound: on a busy 2-core machine it has taken over 30 s.
+    const timer = setTimeout(() => fail(new Error('embedded PostgreSQL did not start within 90 s')), 90_000);
     const fail = (error: Error) => {
       clearTimeout(timer);
       child.kill('SIGKILL');
