@@ -26,3 +26,11 @@ export { type KindOptions, type SessionOrId, SessionsService } from './service/s
 export { getSessionsOptionsToken, getSessionsToken } from './module/injection-tokens';
 export { extractToken, type RequestLike } from './http/token-extraction';
 export { DEFAULT_TOKEN_LENGTH, digest, generateToken, isWellFormedToken, MIN_TOKEN_LENGTH } from './tokens/auth-token';
+export {
+  SessionsHealthIndicator,
+  type SessionsHealthDetails,
+  type SessionsHealthOptions,
+  type SessionsHealthResult,
+} from './health/sessions-health.indicator';
+export type { KindHealth, ReplicaHealth } from './health/kind-health';
+export { SessionsHealthCheckError } from './health/terminus';

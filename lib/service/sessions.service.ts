@@ -18,6 +18,7 @@ import { assertData, describeValue, isPlainObject, isUuid } from '../store/value
 import { generateToken } from '../tokens/auth-token';
 import type { TokenDigests } from '../tokens/token-digests';
 import type { ReplicaReads } from '../replicas/replica-reads';
+import { KindCheckup, type KindHealth } from '../health/kind-health';
 import type {
   AuthenticateOptions,
   CreateSessionAttrs,
@@ -62,6 +63,7 @@ export class SessionsService<Data extends object = Record<string, any>>
   private readonly revocations: Revocations;
   private readonly cache: SessionCache | undefined;
   private readonly listener: CacheInvalidationListener | undefined;
+  private readonly checkup: KindCheckup;
 
   constructor(
     options: ResolvedSessionsOptions,
@@ -86,6 +88,7 @@ export class SessionsService<Data extends object = Record<string, any>>
       resolver: this.resolver,
       replicas: this.replicas,
     } = this.parts);
+    this.checkup = new KindCheckup(orm, () => this.cacheStatus, this.replicas.enabled);
   }
 
   /** Finds the app's event emitter once every provider exists; starts listening for revocations. */
@@ -123,6 +126,16 @@ export class SessionsService<Data extends object = Record<string, any>>
       size: this.cache?.size ?? 0,
       listener: this.listener?.state ?? null,
     };
+  }
+
+  /**
+   * The kind's health, for a readiness probe (`SessionsHealthIndicator` reports
+   * every kind's to `@nestjs/terminus`): the database reachable (`SELECT 1`
+   * within `timeoutMs`), the listener's state, the cache, where reads go and,
+   * when the kind reads replicas, each one's lag. Never throws.
+   */
+  health(timeoutMs?: number): Promise<KindHealth> {
+    return this.checkup.check(timeoutMs);
   }
 
   /**

@@ -2,6 +2,7 @@ import type { ResolvedSessionsOptions } from '../options/options.interface';
 import type { ListOptions, SessionFilters, SessionStatus } from '../service/filters.interface';
 import { type Column, columnsOf } from './columns';
 import { DB_NOW, epoch, epochMs, iso } from './timestamps';
+import { Validity } from './validity';
 import { assertString, assertValue, describeValue, isPlainObject, isUuid } from './values';
 
 /** A column with its quoted name, as the statements write it. */
@@ -34,10 +35,12 @@ export class SessionStatements {
   private readonly extraProperties: Set<string>;
   private readonly returning: string;
   readonly selectByDigest: string[];
+  private readonly validity: Validity;
 
   constructor(private readonly options: ResolvedSessionsOptions) {
     this.table = (options.schema ? `${quote(options.schema)}.` : '') + quote(options.tableName);
     this.extraProperties = new Set(Object.keys(options.columns));
+    this.validity = new Validity(options.absoluteTtl);
     this.columns = columnsOf(options.columns).map((column) => ({ ...column, quoted: quote(column.field) }));
     for (const column of this.columns) this.byProperty.set(column.property, column);
     this.returning = this.columns
@@ -50,13 +53,13 @@ export class SessionStatements {
       const match = n === 1 ? '= ?' : `IN (${Array(n).fill('?').join(', ')})`;
       this.selectByDigest[n] =
         `SELECT ${this.returning} FROM ${this.table} WHERE "auth_token_digest" ${match} AND ` +
-        `${this.validNow} LIMIT 1`;
+        `${this.validity.now().sql} LIMIT 1`;
     }
   }
 
   /** The lookup `authenticate` sends: the digests; validity by the database's clock. */
   lookup(digests: string[]): Statement {
-    return { sql: this.selectByDigest[digests.length], params: [...digests, ...this.absoluteParams] };
+    return { sql: this.selectByDigest[digests.length], params: [...digests, ...this.validity.now().params] };
   }
 
   /**
@@ -70,20 +73,8 @@ export class SessionStatements {
       if (!/^[A-Za-z0-9_-]+$/.test(digest)) throw new TypeError('lookup: a digest of unexpected characters');
     }
     let n = 0;
-    const values = [...digests.map((d) => `'${d}'`), ...this.absoluteParams.map((p) => String(Number(p)))];
+    const values = [...digests.map((d) => `'${d}'`), ...this.validity.now().params.map((p) => String(Number(p)))];
     return this.selectByDigest[digests.length].replace(/\?/g, () => values[n++]);
-  }
-
-  /** Whether a row is valid by the database's clock (its parameters: `absoluteParams`). */
-  private get validNow(): string {
-    return (
-      `("expires_at" IS NULL OR ${epoch('"expires_at"')} > ${DB_NOW})` +
-      (this.options.absoluteTtl !== null ? ` AND ${epoch('"inserted_at"')} > ${DB_NOW} - ?` : '')
-    );
-  }
-
-  private get absoluteParams(): number[] {
-    return this.options.absoluteTtl === null ? [] : [this.options.absoluteTtl];
   }
 
   insert(values: Record<string, unknown>): Statement {
@@ -112,8 +103,8 @@ export class SessionStatements {
     return {
       sql:
         `UPDATE ${this.table} SET "expires_at" = ?, "updated_at" = ? ` +
-        `WHERE "id" = ? AND "expires_at" < ?${whileValid ? ` AND ${this.validNow}` : ''} RETURNING "id"`,
-      params: [iso(expiresAt), iso(now), id, bound, ...(whileValid ? this.absoluteParams : [])],
+        `WHERE "id" = ? AND "expires_at" < ?${whileValid ? ` AND ${this.validity.now().sql}` : ''} RETURNING "id"`,
+      params: [iso(expiresAt), iso(now), id, bound, ...(whileValid ? this.validity.now().params : [])],
     };
   }
 
@@ -279,24 +270,20 @@ export class SessionStatements {
         }
       }
     }
-    if (status !== 'all' && now === 'database') {
-      clauses.push(status === 'valid' ? this.validNow : `NOT (${this.validNow})`);
-      params.push(...this.absoluteParams);
-    } else if (status !== 'all') {
-      // A cutoff in time (pruning): plain comparisons, so the expires_at index serves them.
-      const absolute = this.options.absoluteTtl !== null;
-      if (status === 'valid')
-        clauses.push(`("expires_at" IS NULL OR "expires_at" > ?)${absolute ? ' AND "inserted_at" > ?' : ''}`);
-      else clauses.push(absolute ? '("expires_at" <= ? OR "inserted_at" <= ?)' : '"expires_at" <= ?');
-      params.push(...this.validityParams(now as Date));
+    if (status !== 'all') {
+      const { validity } = this;
+      const condition =
+        now === 'database'
+          ? status === 'valid'
+            ? validity.now()
+            : validity.endedNow()
+          : status === 'valid'
+            ? validity.at(now)
+            : validity.endedAt(now);
+      clauses.push(condition.sql);
+      params.push(...condition.params);
     }
     return { sql: clauses.length ? ` WHERE ${clauses.join(' AND ')}` : '', params };
-  }
-
-  private validityParams(now: Date): string[] {
-    const params = [iso(now)];
-    if (this.options.absoluteTtl !== null) params.push(iso(new Date(now.getTime() - this.options.absoluteTtl * 1000)));
-    return params;
   }
 
   private column(property: string, method: string): SqlColumn {
