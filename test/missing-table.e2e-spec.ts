@@ -27,7 +27,7 @@ describe('a missing table says so', () => {
       logger: lines,
     });
     try {
-      for (let i = 0; i < 100 && !lines.lines.some((l) => /does not exist/.test(l)); i++)
+      for (let i = 0; i < 500 && !lines.lines.some((l) => /does not exist/.test(l)); i++)
         await new Promise((r) => setTimeout(r, 20));
       const atStart = lines.lines.filter((l) => /"sessions_never_created" does not exist/.test(l));
       expect(atStart).toHaveLength(1);
