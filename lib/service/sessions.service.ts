@@ -26,7 +26,7 @@ import type {
   SessionFilters,
   UpdateSessionAttrs,
 } from './filters.interface';
-import { type KindParts, kindParts, startKind } from './kind-parts';
+import { checkTable, type KindParts, kindParts, startKind } from './kind-parts';
 import type { Resolution, TokenResolver } from './token-resolver';
 
 /** A session or its id. */
@@ -98,9 +98,10 @@ export class SessionsService<Data extends object = Record<string, any>>
     void startKind(this.parts, this.options);
   }
 
-  /** Starts pruning on `pruneInterval`, once the app (and its database) is up. */
+  /** Starts pruning on `pruneInterval`, once the app (and its database) is up; says if the table is missing. */
   onApplicationBootstrap(): void {
     this.pruner.start();
+    void checkTable(this.parts, this.options); // by now the app has had its chance to create it
   }
 
   /** Stops the pruning timer and waits for a running cycle, before the ORM closes. */
