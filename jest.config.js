@@ -14,5 +14,7 @@ module.exports = {
   moduleNameMapper: { '^nestjs-ecto-sessions$': '<rootDir>/lib' },
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  // After Jest's counts: which tests were skipped, by file, and why.
+  reporters: ['default', '<rootDir>/test/support/skipped-reporter.js'],
   testTimeout: 60_000,
 };

@@ -4,7 +4,9 @@
 # `node@22`, then for each stack of compat/next/stacks.json a scratch consumer
 # (compat/next) with that stack and the tarball; builds its app as an ES-module
 # and as a CommonJS project, and runs its end-to-end suite (Jest, on the stack's
-# Node) against each, on a real PostgreSQL.
+# Node) against each, on a real PostgreSQL. A stack that the README's Install
+# section gives a line for must install exactly that line's packages, in its
+# ranges (test/support/readme.js check-stack).
 #
 # Usage: .ci/stack-next.sh DATABASE_URL RESULTS_DIR [STACK...]
 #   DATABASE_URL  a database the suites may fill (they re-create tables `sessions` and `api_keys`)
@@ -76,6 +78,9 @@ for stack in "${stacks[@]}"; do
   npm_quiet install "$tarball" || die "$stack: installing the tarball failed"
   npm ls --all >npm-ls.log 2>&1 || { grep -E 'invalid|missing|ERR' npm-ls.log; die "$stack: npm ls finds the tree broken (peer ranges?)"; }
   npm ls nestjs-ecto-sessions @nestjs/core @mikro-orm/core @mikro-orm/nestjs express fastify 2>/dev/null | sed 1d
+  # The README's install line for this stack (if it has one) names exactly what was installed here.
+  node "$repo/test/support/readme.js" check-stack "$stack" "$consumer" ||
+    die "$stack: the README's install line and this stack's packages disagree (README.md, compat/next)"
 
   step "$stack: build the app as an ES module and as CommonJS"
   for kind in esm cjs; do

@@ -1,13 +1,38 @@
-import { Logger } from '@nestjs/common';
+import { type INestApplication, Logger } from '@nestjs/common';
 import { createSampleApp } from './app.factory';
 import { openDatabase } from './database/database';
+
+/** A port already in use, said with what to do about it. */
+export class PortInUseError extends Error {
+  constructor(readonly port: number) {
+    super(`port ${port} is in use; set PORT=${port + 1} npm start (or stop what listens on ${port})`);
+    this.name = 'PortInUseError';
+  }
+}
+
+/** `app.listen(port)`, with EADDRINUSE turned into a `PortInUseError` that names `PORT`. */
+export async function listen(app: INestApplication, port: number): Promise<void> {
+  try {
+    await app.listen(port);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException)?.code === 'EADDRINUSE') throw new PortInUseError(port);
+    throw error;
+  }
+}
 
 /** `npm start`: the sample on http://localhost:3000 (`PORT` overrides), on `DATABASE_URL` or an embedded PGlite. */
 async function main(): Promise<void> {
   const database = await openDatabase();
   const app = await createSampleApp({ databaseUrl: database.url, singleConnection: database.embedded });
   const port = Number(process.env.PORT) || 3000;
-  await app.listen(port);
+  try {
+    await listen(app, port);
+  } catch (error) {
+    await app.close();
+    // PGlite writes its files on close.
+    await database.close();
+    throw error;
+  }
   new Logger('Sample').log(`Serving http://localhost:${port} (database: ${database.description})`);
   const stop = async () => {
     await app.close();
@@ -19,7 +44,9 @@ async function main(): Promise<void> {
   process.once('SIGTERM', stop);
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((error) => {
+    console.error(error instanceof PortInUseError ? `Sample: ${error.message}` : error);
+    process.exit(1);
+  });
+}
