@@ -51,18 +51,8 @@ export async function startExpressSessionApp(options: {
   databaseUrl: string;
   poolSize: number;
 }): Promise<ExpressSessionApp> {
-  const pool = new Pool({ connectionString: options.databaseUrl, max: options.poolSize });
-  const PgStore = connectPgSimple(session);
   const app = await NestFactory.create(ExpressSessionBenchModule, { logger: ['error', 'warn'] });
-  app.use(
-    session({
-      store: new PgStore({ pool, tableName: EXPRESS_SESSION_TABLE, pruneSessionInterval: false }),
-      secret: EXPRESS_SESSION_SECRET,
-      resave: false,
-      saveUninitialized: false,
-      cookie: { maxAge: 7 * 24 * 3600 * 1000, httpOnly: true, sameSite: 'lax' },
-    }),
-  );
+  const pool = mountExpressSession(app, options);
   await app.listen(0, '127.0.0.1');
   return {
     app,
@@ -72,4 +62,25 @@ export async function startExpressSessionApp(options: {
       await pool.end();
     },
   };
+}
+
+/**
+ * Mounts express-session app-wide with its connect-pg-simple store, configured
+ * as above: the express-session app's, and the mixed library app's (where
+ * requests without its cookie still go through it, as in a real app). Returns
+ * the store's pool, for the caller to end after the app.
+ */
+export function mountExpressSession(app: INestApplication, options: { databaseUrl: string; poolSize: number }): Pool {
+  const pool = new Pool({ connectionString: options.databaseUrl, max: options.poolSize });
+  const PgStore = connectPgSimple(session);
+  app.use(
+    session({
+      store: new PgStore({ pool, tableName: EXPRESS_SESSION_TABLE, pruneSessionInterval: false }),
+      secret: EXPRESS_SESSION_SECRET,
+      resave: false,
+      saveUninitialized: false,
+      cookie: { maxAge: 7 * 24 * 3600 * 1000, httpOnly: true, sameSite: 'lax' },
+    }),
+  );
+  return pool;
 }

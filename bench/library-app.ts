@@ -11,8 +11,10 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import cookieParser from 'cookie-parser';
 import { Pool } from 'pg';
 import { Authenticated, CurrentSession, digest, EctoSessionsModule, type Session, SessionsService } from '../lib';
+import { EXPRESS_SESSION_SECRET, mountExpressSession } from './express-session-app';
 
 /** The table both library apps share; not `sessions`, so a run on a test database leaves the tests' table alone. */
 export const BENCH_TABLE = 'bench_sessions';
@@ -57,6 +59,12 @@ export interface LibraryAppOptions {
   poolSize: number;
   /** The `cache` option of the kind; undefined = off. */
   cache?: { ttl: string; max: number };
+  /**
+   * The mixed app: cookie-parser and express-session (connect-pg-simple store)
+   * mounted app-wide before every route, as in an app migrating off
+   * express-session; the floor and public routes go through them too.
+   */
+  mixed?: boolean;
 }
 
 @Module({})
@@ -99,9 +107,14 @@ export interface LibraryApp {
   close(): Promise<void>;
 }
 
-/** Boots the library's app on a free port of 127.0.0.1. */
+/** Boots the library's app (plain or mixed) on a free port of 127.0.0.1. */
 export async function startLibraryApp(options: LibraryAppOptions): Promise<LibraryApp> {
   const app = await NestFactory.create(LibraryBenchModule.register(options), { logger: ['error', 'warn'] });
+  let storePool: Pool | undefined;
+  if (options.mixed) {
+    app.use(cookieParser(EXPRESS_SESSION_SECRET));
+    storePool = mountExpressSession(app, options);
+  }
   await app.listen(0, '127.0.0.1');
   const pool = app.get<Pool>(FLOOR_POOL);
   return {
@@ -111,6 +124,7 @@ export async function startLibraryApp(options: LibraryAppOptions): Promise<Libra
     async close() {
       await app.close();
       await pool.end();
+      await storePool?.end();
     },
   };
 }

@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { basename, join } from 'node:path';
+import { basename, dirname, join, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BENCH_DIR } from './paths';
 
 /** A V8 CPU profile, as `Profiler.stop` returns it and Chrome DevTools opens it. */
 interface CpuProfile {
@@ -28,6 +30,8 @@ export interface ProfileSummary {
   seconds: number;
   /** Requests answered while sampling, to turn time into time per request. */
   requests: number;
+  /** CPU time (user + system) of the apps' process per request while sampling, in µs: the shares' whole. */
+  cpuPerRequest: number;
   /** Milliseconds the thread was busy (not idle). */
   busyMs: number;
   /** Share of samples where the app's thread waited (on the database, the network). */
@@ -37,12 +41,20 @@ export interface ProfileSummary {
   /** The same, with the Node core and native work a package started (its socket writes, say) charged to it. */
   byCaller: ProfileEntry[];
   topFunctions: ProfileEntry[];
+  /** Self time of the library's own functions (a native frame counts for its library caller). */
+  libraryFunctions: ProfileEntry[];
   /** Inclusive time of the functions of the library and the database stack under it (the guard path). */
   guardPath: ProfileEntry[];
 }
 
+/** What `packageOf` calls the library's own code. */
+const LIBRARY = 'nestjs-ecto-sessions';
+
 /** Packages on the way from the guard to the socket. */
 const GUARD_PATH = /^(nestjs-ecto-sessions|@mikro-orm\/.*|knex|tarn|pg|pg-protocol)$/;
+
+/** The library's sources (ts-jest) and its copy compiled with the bench (npm run bench), whatever their subfolders. */
+const LIBRARY_DIRS = [join(dirname(BENCH_DIR), 'lib') + sep, join(BENCH_DIR, 'dist', 'lib') + sep];
 
 /**
  * Profiles this process (the apps) while `load` runs, through the inspector
@@ -50,7 +62,7 @@ const GUARD_PATH = /^(nestjs-ecto-sessions|@mikro-orm\/.*|knex|tarn|pg|pg-protoc
  * that `node --cpu-prof` would mix in. The profile opens in Chrome DevTools.
  */
 export async function profileWhile(
-  load: () => Promise<{ requests: number }>,
+  load: () => Promise<{ requests: number; cpuPerRequest: number }>,
   file: string,
   seconds: number,
 ): Promise<ProfileSummary> {
@@ -64,10 +76,10 @@ export async function profileWhile(
     await post('Profiler.enable');
     await post('Profiler.setSamplingInterval', { interval: 200 }); // µs: fine enough for a sub-millisecond request
     await post('Profiler.start');
-    const { requests } = await load();
+    const { requests, cpuPerRequest } = await load();
     const { profile } = (await post('Profiler.stop')) as { profile: CpuProfile };
     writeFileSync(file, JSON.stringify(profile));
-    return { file: basename(file), seconds, requests, ...summarize(profile) };
+    return { file: basename(file), seconds, requests, cpuPerRequest, ...summarize(profile) };
   } finally {
     session.disconnect();
   }
@@ -80,7 +92,10 @@ export async function profileWhile(
  * A native frame (a syscall such as `writev`) is charged to the package whose
  * JavaScript called it.
  */
-export function summarize(profile: CpuProfile, top = 15): Omit<ProfileSummary, 'file' | 'seconds' | 'requests'> {
+export function summarize(
+  profile: CpuProfile,
+  top = 15,
+): Omit<ProfileSummary, 'file' | 'seconds' | 'requests' | 'cpuPerRequest'> {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parentOf = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
@@ -93,6 +108,7 @@ export function summarize(profile: CpuProfile, top = 15): Omit<ProfileSummary, '
   let busy = 0;
   const packages = new Map<string, number>();
   const functions = new Map<string, number>();
+  const library = new Map<string, number>();
   const charged = new Map<string, number>();
   /** The frame itself or its nearest caller that passes the test (or the root-most frame). */
   const nearest = (id: number, test: (frame: CpuProfile['nodes'][number]['callFrame']) => boolean): number => {
@@ -118,7 +134,9 @@ export function summarize(profile: CpuProfile, top = 15): Omit<ProfileSummary, '
       : callerFrame.url
         ? `native, from ${where}`
         : '';
-    add(functions, `${frame.functionName || '(anonymous)'}${location ? ` (${location})` : ''}`, n);
+    const name = `${frame.functionName || '(anonymous)'}${location ? ` (${location})` : ''}`;
+    add(functions, name, n);
+    if (where === LIBRARY) add(library, name, n);
   }
   const ranked = (entries: Map<string, number>, limit: number): ProfileEntry[] =>
     [...entries]
@@ -145,6 +163,7 @@ export function summarize(profile: CpuProfile, top = 15): Omit<ProfileSummary, '
     byPackage: ranked(packages, 50),
     byCaller: ranked(charged, 50),
     topFunctions: ranked(functions, top),
+    libraryFunctions: ranked(library, top),
   };
 }
 
@@ -155,7 +174,8 @@ function packageOf(url: string, functionName: string): string {
   // The innermost node_modules names the package (a nested copy counts as its own package).
   const modules = [...url.matchAll(/node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)/g)];
   if (modules.length) return modules[modules.length - 1][1].replace(/\\/g, '/');
-  if (/[\\/]lib[\\/][^\\/]+(\.js|\.ts)$|[\\/]lib[\\/]decorators[\\/]/.test(url)) return 'nestjs-ecto-sessions';
+  const path = url.startsWith('file://') ? fileURLToPath(url) : url;
+  if (LIBRARY_DIRS.some((dir) => path.startsWith(dir))) return LIBRARY;
   if (/[\\/]bench[\\/]/.test(url)) return 'bench';
   return 'other';
 }

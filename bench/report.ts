@@ -3,7 +3,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { ProfileSummary } from './profile';
 import { fixed, median, type Medians, type RoundResult } from './rounds';
-import { DESCRIPTIONS, SCENARIOS, type ScenarioName } from './scenarios';
+import { type AppName, APPS, DESCRIPTIONS, SCENARIOS, type ScenarioName, scenarioOf } from './scenarios';
 import type { BenchSettings } from './settings';
 import { CACHE } from './stack';
 
@@ -24,30 +24,53 @@ export interface BenchResults {
   date: string;
   machine: Machine;
   settings: Omit<BenchSettings, 'databaseUrl' | 'outDir'> & { poolSizeUsed: number };
-  scenarios: Record<ScenarioName, { description: string; median: Medians; rounds: RoundResult[] }>;
-  ratios: Record<RatioName, Ratio>;
+  /** The scenarios of the apps the run measured (`settings.apps`). */
+  scenarios: Partial<Record<ScenarioName, ScenarioResult>>;
+  ratios: Partial<Record<RatioName, Ratio>>;
   /** CPU profiles of the apps' process under load on each pair the ratios compare. */
-  profile: Record<ProfiledScenario, ProfileSummary> | null;
+  profile: Partial<Record<ProfiledScenario, ProfileSummary>> | null;
   warnings: string[];
 }
 
-/** The scenarios profiled after the rounds: the two pairs whose differences the library must keep small. */
-export const PROFILED = ['floor', 'authenticated', 'public', 'cached'] as const;
+export interface ScenarioResult {
+  description: string;
+  median: Medians;
+  rounds: RoundResult[];
+}
+
+/** The scenarios profiled after the rounds, in each app: the two pairs whose differences the library must keep small. */
+export const PROFILED = [
+  'floor',
+  'authenticated',
+  'public',
+  'cached',
+  'mixed-floor',
+  'mixed-authenticated',
+  'mixed-public',
+  'mixed-cached',
+] as const satisfies readonly ScenarioName[];
 export type ProfiledScenario = (typeof PROFILED)[number];
 
 /** Read when the run starts (this module loads before anything is booted). */
 const START_LOAD = loadavg()[0];
 
-/** Each ratio of median requests/s, with the goal of issue 6. */
+/** Each ratio of median requests/s, with the goal of issue 6; both terms of a ratio run in the same app. */
 export const RATIOS = {
-  'authenticated/floor': { of: 'authenticated', to: 'floor', goal: 0.9 },
-  'authenticated/express-session': { of: 'authenticated', to: 'express-session', goal: 1.25 },
-  'cached/public': { of: 'cached', to: 'public', goal: 0.85 },
-} as const satisfies Record<string, { of: ScenarioName; to: ScenarioName; goal: number }>;
+  'authenticated/floor': { app: 'plain', of: 'authenticated', to: 'floor', goal: 0.9 },
+  'authenticated/express-session': { app: 'plain', of: 'authenticated', to: 'express-session', goal: 1.25 },
+  'cached/public': { app: 'plain', of: 'cached', to: 'public', goal: 0.85 },
+  'mixed-authenticated/mixed-floor': { app: 'mixed', of: 'mixed-authenticated', to: 'mixed-floor', goal: 0.9 },
+  'mixed-cached/mixed-public': { app: 'mixed', of: 'mixed-cached', to: 'mixed-public', goal: 0.85 },
+} as const satisfies Record<string, { app: AppName; of: ScenarioName; to: ScenarioName; goal: number }>;
 export type RatioName = keyof typeof RATIOS;
 
 /** Queries per request the library aims at; the others are what they are. */
-const QUERY_GOALS: Partial<Record<ScenarioName, number>> = { authenticated: 1, cached: 0 };
+const QUERY_GOALS: Partial<Record<ScenarioName, number>> = {
+  authenticated: 1,
+  cached: 0,
+  'mixed-authenticated': 1,
+  'mixed-cached': 0,
+};
 
 /** Writes `<name>.json` and `<name>.md` into the results folder. */
 export function writeResults(outDir: string, name: string, results: object, markdown: string): void {
@@ -78,20 +101,27 @@ export function describeMachine(postgres: string, embedded: boolean): Machine {
  * ratios within each round, where both scenarios ran seconds apart; it holds
  * when other work on the machine comes and goes during the run. `ofMedians`:
  * the ratio of the two medians. When they disagree much, the machine was noisy.
+ * `cpuDifference`: what the first route costs the apps' process per request more
+ * than the second (µs, median of the per-round differences): the library's
+ * cost in CPU, which a noisy machine moves less than requests/s.
  */
 export interface Ratio {
   paired: number;
   ofMedians: number;
+  cpuDifference: number;
 }
 
-export function ratiosOf(scenarios: BenchResults['scenarios']): Record<RatioName, Ratio> {
-  const ratios = {} as Record<RatioName, Ratio>;
-  for (const [name, { of, to }] of Object.entries(RATIOS)) {
-    const against = new Map(scenarios[to].rounds.map((r) => [r.round, r.rps]));
-    const perRound = scenarios[of].rounds.filter((r) => against.has(r.round)).map((r) => r.rps / against.get(r.round)!);
+export function ratiosOf(scenarios: BenchResults['scenarios']): BenchResults['ratios'] {
+  const ratios: BenchResults['ratios'] = {};
+  for (const [name, { of: ofName, to: toName }] of Object.entries(RATIOS)) {
+    const [of, to] = [scenarios[ofName], scenarios[toName]];
+    if (!of || !to) continue; // an app the run left out
+    const against = new Map(to.rounds.map((r) => [r.round, r]));
+    const pairs = of.rounds.filter((r) => against.has(r.round)).map((r) => [r, against.get(r.round)!] as const);
     ratios[name as RatioName] = {
-      paired: median(perRound),
-      ofMedians: scenarios[of].median.rps / scenarios[to].median.rps,
+      paired: median(pairs.map(([a, b]) => a.rps / b.rps)),
+      ofMedians: of.median.rps / to.median.rps,
+      cpuDifference: median(pairs.map(([a, b]) => a.cpuPerRequest - b.cpuPerRequest)),
     };
   }
   return ratios;
@@ -112,10 +142,21 @@ export function renderMarkdown(results: BenchResults): string {
       `requests rotating over ${s.tokens.toLocaleString('en')} of them. Medians across rounds. ${m.note}`,
   );
   lines.push('');
+  if (results.scenarios['mixed-public']) {
+    lines.push(
+      'The mixed-* scenarios are the same routes in the mixed app: cookie-parser and express-session ' +
+        '(connect-pg-simple store) mounted app-wide, as in an app migrating off express-session; their requests ' +
+        'carry no express-session cookie, so the middleware makes a new, unsaved session for each. Both apps run ' +
+        "in the same rounds; each ratio compares two routes of one app, so the two apps' ratios are comparable.",
+      '',
+    );
+  }
   lines.push('| scenario | what it does | req/s | p50 ms | p99 ms | app CPU µs/request | queries/request |');
   lines.push('|---|---|---:|---:|---:|---:|---:|');
   for (const name of SCENARIOS) {
-    const { median } = results.scenarios[name];
+    const scenario = results.scenarios[name];
+    if (!scenario) continue;
+    const { median } = scenario;
     const goal = QUERY_GOALS[name];
     lines.push(
       `| ${name} | ${DESCRIPTIONS[name]} | ${fixed(median.rps, 0)} | ${fixed(median.p50, 2)} | ${fixed(median.p99, 2)} | ` +
@@ -123,7 +164,9 @@ export function renderMarkdown(results: BenchResults): string {
         `${fixed(median.queriesPerRequest, 2)}${goal === undefined ? '' : ` (goal ${goal})`} |`,
     );
   }
-  const cached = results.scenarios.cached.median.queriesPerRequest;
+  const cached = Math.max(
+    ...(['cached', 'mixed-cached'] as const).map((name) => results.scenarios[name]?.median.queriesPerRequest ?? 0),
+  );
   if (cached > 0) {
     lines.push(
       '',
@@ -133,16 +176,24 @@ export function renderMarkdown(results: BenchResults): string {
     );
   }
   lines.push('');
-  lines.push('| ratio of req/s | median of per-round ratios | ratio of medians | goal |');
-  lines.push('|---|---:|---:|---:|');
-  for (const [name, { goal }] of Object.entries(RATIOS)) {
-    const { paired, ofMedians } = results.ratios[name as RatioName];
-    lines.push(`| ${name} | ${fixed(paired, 2)} | ${fixed(ofMedians, 2)} | ≥ ${goal} |`);
+  lines.push(
+    '| ratio of req/s | app | median of per-round ratios | ratio of medians | goal | app CPU µs/request, difference |',
+  );
+  lines.push('|---|---|---:|---:|---:|---:|');
+  for (const [name, { app, goal }] of Object.entries(RATIOS)) {
+    const ratio = results.ratios[name as RatioName];
+    if (!ratio) continue;
+    const { paired, ofMedians, cpuDifference: cpu } = ratio;
+    lines.push(
+      `| ${name} | ${app} | ${fixed(paired, 2)} | ${fixed(ofMedians, 2)} | ≥ ${goal} | ${cpu >= 0 ? '+' : '−'}${fixed(Math.abs(cpu), 0)} |`,
+    );
   }
   lines.push(
     '',
     'Per-round ratios compare two scenarios run seconds apart, so they hold better than the ratio of medians ' +
-      'when other work on the machine comes and goes; the two differ when the machine was noisy.',
+      'when other work on the machine comes and goes; the two differ when the machine was noisy. The last column is ' +
+      "what the first route costs the apps' process per request more than the second (median of the per-round " +
+      "differences): what the library adds, in the plain app and behind the mixed app's middleware.",
   );
   lines.push(
     '',
@@ -153,56 +204,115 @@ export function renderMarkdown(results: BenchResults): string {
   return lines.join('\n') + '\n';
 }
 
-function renderProfile(
-  profiles: Record<ProfiledScenario, ProfileSummary>,
-  scenarios: BenchResults['scenarios'],
-): string[] {
-  const { floor, authenticated } = profiles;
+function renderProfile(profiles: BenchResults['profile'] & object, scenarios: BenchResults['scenarios']): string[] {
   const percent = (share: number) => `${(share * 100).toFixed(1)} %`;
   const us = (value: number) => `${value.toFixed(0)} µs`;
   const code = (name: string) => `\`${name.replace(/\|/g, '\\|')}\``;
-  const cpu = (name: ProfiledScenario) => scenarios[name].median.cpuPerRequest;
+  const cpu = (name: ProfiledScenario) => scenarios[name]?.median.cpuPerRequest ?? NaN;
   const comparison = (base: ProfiledScenario, other: ProfiledScenario) => [
     `| package | ${base} µs/request | ${other} µs/request | difference |`,
     '|---|---:|---:|---:|',
-    ...packageRows(profiles[base], cpu(base), profiles[other], cpu(other)).map(
+    ...packageRows(profiles[base]!, cpu(base), profiles[other]!, cpu(other)).map(
       ([name, f, a]) => `| ${name} | ${us(f)} | ${us(a)} | ${a - f >= 0 ? '+' : '−'}${us(Math.abs(a - f))} |`,
     ),
   ];
+  const topFunctions = (name: ProfiledScenario) => [
+    '| function | self time |',
+    '|---|---:|',
+    ...profiles[name]!.topFunctions.map((e) => `| ${code(e.name)} | ${percent(e.share)} |`),
+  ];
+  const lines: string[] = [];
+  let detailed = false; // top functions and the guard path once, for the first app profiled
+  for (const app of APPS) {
+    const [floor, authenticated, pub, cached] = (['floor', 'authenticated', 'public', 'cached'] as const).map(
+      (route) => scenarioOf(app, route) as ProfiledScenario,
+    );
+    const [f, a] = [profiles[floor], profiles[authenticated]];
+    if (!f || !a || !profiles[pub] || !profiles[cached]) continue;
+    lines.push(
+      `Where the time goes in the ${app} app: CPU profiles of the apps' process during ${a.seconds} s of load on each ` +
+        `route (\`${f.file}\`, \`${a.file}\`, \`${profiles[pub].file}\`, \`${profiles[cached].file}\`; they open in ` +
+        `Chrome DevTools). The thread is busy ${percent(1 - a.idleShare)} of the time on the ${authenticated} route: ` +
+        `the apps are CPU-bound, and what the library costs is CPU. The app CPU per request of the rounds ` +
+        `(${floor} ${us(cpu(floor))}, ${authenticated} ${us(cpu(authenticated))}) split by package as the profiles ` +
+        'share it, with the Node core and native work (socket writes, promise jobs) charged to the package whose call started it:',
+      '',
+      ...comparison(floor, authenticated),
+      '',
+      `The same for the ${pub} route and the ${cached} one:`,
+      '',
+      ...comparison(pub, cached),
+      '',
+    );
+    if (detailed) continue;
+    detailed = true;
+    lines.push(
+      `${cached} route, top functions by self time:`,
+      '',
+      ...topFunctions(cached),
+      '',
+      `${authenticated} route, top functions by self time (a native function counts for its JavaScript caller):`,
+      '',
+      ...topFunctions(authenticated),
+      '',
+      `The guard path of the ${authenticated} route: inclusive time (the function and all it called, summed over its ` +
+        'synchronous stretches) of the functions of the library, MikroORM, knex and pg:',
+      '',
+      '| function | inclusive time | per request |',
+      '|---|---:|---:|',
+      ...a.guardPath.map((e) => `| ${code(e.name)} | ${percent(e.share)} | ${us(e.share * cpu(authenticated))} |`),
+      '',
+    );
+  }
+  if (profiles.floor && profiles['mixed-floor']) {
+    lines.push(
+      "What the mixed app's middleware costs a route that does the same work (the floor, in each app):",
+      '',
+      ...comparison('floor', 'mixed-floor'),
+      '',
+    );
+  }
+  return [...lines, ...renderLibraryByApp(profiles)];
+}
+
+/**
+ * The library's own code per request on the same routes in the plain and the
+ * mixed app: whether the guard pays for what other middleware put on the request.
+ * Each profile's shares of its own CPU per request (both taken while sampled).
+ */
+function renderLibraryByApp(profiles: BenchResults['profile'] & object): string[] {
+  const columns = (['authenticated', 'mixed-authenticated', 'cached', 'mixed-cached'] as const).filter(
+    (name) => profiles[name],
+  );
+  if (!columns.some((name) => name.startsWith('mixed-')) || !columns.some((name) => !name.startsWith('mixed-')))
+    return [];
+  const us = (value: number | undefined) => (value === undefined ? '—' : `${value.toFixed(1)} µs`);
+  const code = (name: string) => `\`${name.replace(/\|/g, '\\|')}\``;
+  const selfTime = (name: (typeof columns)[number]) => {
+    const { libraryFunctions, byPackage, cpuPerRequest } = profiles[name]!;
+    const library = byPackage.find((e) => e.name === 'nestjs-ecto-sessions')?.share ?? 0;
+    return {
+      cpu: cpuPerRequest,
+      library: library * cpuPerRequest,
+      functions: new Map(libraryFunctions.map((e) => [e.name, e.share * cpuPerRequest])),
+    };
+  };
+  const costs = columns.map(selfTime);
+  const functions = [...new Set(costs.flatMap((c) => [...c.functions.keys()]))]
+    .map((name) => ({ name, most: Math.max(...costs.map((c) => c.functions.get(name) ?? 0)) }))
+    .sort((x, y) => y.most - x.most)
+    .slice(0, 10);
   return [
-    `Where the time goes: CPU profiles of the apps' process during ${authenticated.seconds} s of load on the floor and on the ` +
-      `authenticated route (\`${floor.file}\`, \`${authenticated.file}\`; they open in Chrome DevTools). The thread is busy ` +
-      `${percent(1 - authenticated.idleShare)} of the time: the apps are CPU-bound, and what the library costs is CPU. ` +
-      `The app CPU per request of the rounds (floor ${us(cpu('floor'))}, authenticated ${us(cpu('authenticated'))}) split ` +
-      'by package as the profiles share it, with the Node core and native work (socket writes, promise jobs) charged ' +
-      'to the package whose call started it:',
+    "The library's own code per request, in the plain app and behind the mixed app's middleware (each profile's " +
+      'self time of the library as a share of the CPU per request measured while it sampled, profiler included; ' +
+      'the functions the profiles charge most):',
     '',
-    ...comparison('floor', 'authenticated'),
+    `| | ${columns.join(' | ')} |`,
+    `|---|${columns.map(() => '---:').join('|')}|`,
+    `| app CPU per request while profiled | ${costs.map((c) => us(c.cpu)).join(' | ')} |`,
+    `| **library code, self time** | ${costs.map((c) => `**${us(c.library)}**`).join(' | ')} |`,
+    ...functions.map(({ name }) => `| ${code(name)} | ${costs.map((c) => us(c.functions.get(name))).join(' | ')} |`),
     '',
-    `The same for the public route and the cached one (\`${profiles.public.file}\`, \`${profiles.cached.file}\`):`,
-    '',
-    ...comparison('public', 'cached'),
-    '',
-    'Cached route, top functions by self time:',
-    '',
-    '| function | self time |',
-    '|---|---:|',
-    ...profiles.cached.topFunctions.map((e) => `| ${code(e.name)} | ${percent(e.share)} |`),
-    '',
-    'Authenticated route, top functions by self time (a native function counts for its JavaScript caller):',
-    '',
-    '| function | self time |',
-    '|---|---:|',
-    ...authenticated.topFunctions.map((e) => `| ${code(e.name)} | ${percent(e.share)} |`),
-    '',
-    'The guard path: inclusive time (the function and all it called, summed over its synchronous stretches) ' +
-      'of the functions of the library, MikroORM, knex and pg:',
-    '',
-    '| function | inclusive time | per request |',
-    '|---|---:|---:|',
-    ...authenticated.guardPath.map(
-      (e) => `| ${code(e.name)} | ${percent(e.share)} | ${us(e.share * cpu('authenticated'))} |`,
-    ),
   ];
 }
 

@@ -48,7 +48,7 @@ export async function runScale(
   settings: BenchSettings,
   log: (line: string) => void = console.log,
 ): Promise<ScaleResults> {
-  const stack = await openStack(settings, log, false);
+  const stack = await openStack(settings, log, { expressSession: false, mixed: false });
   try {
     await createLibraryTable(stack.library);
     const lookup: ScaleResults['lookup'] = [];

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { RESULTS_DIR } from './paths';
+import { type AppName, APPS } from './scenarios';
 
 /** What one run of the benchmark measures, and how. Flags override `BENCH_*` variables, which override defaults. */
 export interface BenchSettings {
@@ -19,7 +20,9 @@ export interface BenchSettings {
   connections: number;
   /** Database connections of each DB-backed scenario's pool (MikroORM, plain pg, connect-pg-simple). */
   poolSize: number;
-  /** Seconds of CPU profile of the authenticated route after the rounds; 0 = none. */
+  /** The library's apps the main run measures, in the same rounds: plain, and mixed (behind express-session app-wide). */
+  apps: AppName[];
+  /** Seconds of CPU profile of each profiled route after the rounds; 0 = none. */
   profile: number;
   /** Where latest.json, latest.md (or scale.*) and the profile go. */
   outDir: string;
@@ -45,6 +48,7 @@ export const DEFAULT_SETTINGS: BenchSettings = {
   warmup: 2,
   connections: 10,
   poolSize: 10,
+  apps: [...APPS],
   profile: 5,
   outDir: RESULTS_DIR,
   scale: false,
@@ -67,6 +71,7 @@ export function settingsFrom(argv: string[], env: NodeJS.ProcessEnv): BenchSetti
       warmup: { type: 'string' },
       connections: { type: 'string' },
       pool: { type: 'string' },
+      apps: { type: 'string' },
       profile: { type: 'string' },
       out: { type: 'string' },
       scale: { type: 'boolean' },
@@ -88,6 +93,13 @@ export function settingsFrom(argv: string[], env: NodeJS.ProcessEnv): BenchSetti
   };
   const d = DEFAULT_SETTINGS;
   const sizes = pick('scale-sizes', 'SCALE_SIZES');
+  const apps =
+    pick('apps', 'APPS')
+      ?.split(',')
+      .map((a) => a.trim()) ?? d.apps;
+  const unknown = apps.filter((a) => !(APPS as readonly string[]).includes(a));
+  if (unknown.length || apps.length === 0)
+    throw new Error(`--apps / BENCH_APPS: expected some of ${APPS.join(',')}, got "${apps.join(',')}"`);
   return {
     databaseUrl: pick('database-url', 'DATABASE_URL') ?? env.DATABASE_URL,
     sessions: number('sessions', 'SESSIONS', d.sessions),
@@ -97,6 +109,7 @@ export function settingsFrom(argv: string[], env: NodeJS.ProcessEnv): BenchSetti
     warmup: number('warmup', 'WARMUP', d.warmup),
     connections: number('connections', 'CONNECTIONS', d.connections),
     poolSize: number('pool', 'POOL', d.poolSize),
+    apps: APPS.filter((a) => apps.includes(a)),
     profile: number('profile', 'PROFILE', d.profile),
     outDir: pick('out', 'OUT') ?? d.outDir,
     scale: Boolean(values.scale) || env.BENCH_SCALE === '1',

@@ -11,8 +11,11 @@ export interface Stack {
   database: BenchDatabase;
   /** Pool size actually used: PGlite serves one connection at a time. */
   poolSize: number;
+  /** The plain library app and its cached twin. */
   library: LibraryApp;
   cached: LibraryApp;
+  /** The same two behind cookie-parser and express-session mounted app-wide, when asked for. */
+  mixed: { library: LibraryApp; cached: LibraryApp } | undefined;
   expressSession: ExpressSessionApp | undefined;
   /** For seeding and housekeeping; not used by any scenario. */
   admin: Pool;
@@ -33,7 +36,7 @@ export const CACHE = { ttl: '10m', max: 200_000 };
 export async function openStack(
   settings: BenchSettings,
   log: (line: string) => void,
-  withExpressSession: boolean,
+  apps: { expressSession: boolean; mixed: boolean },
 ): Promise<Stack> {
   countQueries();
   const warnings: string[] = [];
@@ -55,14 +58,22 @@ export async function openStack(
     closers.push(() => library.close());
     const cached = await startLibraryApp({ databaseUrl: database.url, poolSize, cache: CACHE });
     closers.push(() => cached.close());
-    const expressSession = withExpressSession
+    let mixed: Stack['mixed'];
+    if (apps.mixed) {
+      const mixedLibrary = await startLibraryApp({ databaseUrl: database.url, poolSize, mixed: true });
+      closers.push(() => mixedLibrary.close());
+      const mixedCached = await startLibraryApp({ databaseUrl: database.url, poolSize, cache: CACHE, mixed: true });
+      closers.push(() => mixedCached.close());
+      mixed = { library: mixedLibrary, cached: mixedCached };
+    }
+    const expressSession = apps.expressSession
       ? await startExpressSessionApp({ databaseUrl: database.url, poolSize })
       : undefined;
     if (expressSession) closers.push(() => expressSession.close());
     const load = new LoadGenerator();
     closers.push(() => load.close());
     await load.start();
-    return { database, poolSize, library, cached, expressSession, admin, load, warnings, close };
+    return { database, poolSize, library, cached, mixed, expressSession, admin, load, warnings, close };
   } catch (error) {
     await close();
     throw error;
@@ -70,16 +81,21 @@ export async function openStack(
 }
 
 /**
- * Waits until the cache serves: it is bypassed until its LISTEN connection is
- * up, and a bypassed cache would be measured as an uncached route.
+ * Waits until the caches serve (the plain app's and the mixed app's): each is
+ * bypassed until its LISTEN connection is up, and a bypassed cache would be
+ * measured as an uncached route.
  */
 export async function cacheServing(stack: Stack, timeoutMs = 10_000): Promise<boolean> {
-  const status = () => (stack.cached.sessions as { cacheStatus?: { serving: boolean } }).cacheStatus;
+  const caches = { cached: stack.cached, 'mixed-cached': stack.mixed?.cached };
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (status()?.serving) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  let serving = true;
+  for (const [name, app] of Object.entries(caches)) {
+    if (!app) continue;
+    const status = () => (app.sessions as { cacheStatus?: { serving: boolean } }).cacheStatus;
+    while (!status()?.serving && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    if (status()?.serving) continue;
+    stack.warnings.push(`The cache never reported serving (cacheStatus.serving): "${name}" ran uncached.`);
+    serving = false;
   }
-  stack.warnings.push('The cache never reported serving (cacheStatus.serving): "cached" ran uncached.');
-  return false;
+  return serving;
 }

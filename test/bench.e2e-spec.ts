@@ -36,11 +36,11 @@ describe('npm run bench (smoke)', () => {
   });
   afterEach(() => rmSync(outDir, { recursive: true, force: true }));
 
-  it('measures every scenario, the ratios and the profile, and writes latest.json and latest.md', async () => {
+  it('measures every scenario of both apps, the ratios and the profiles, and writes latest.json and latest.md', async () => {
     const results = await runBench(settings(), () => undefined);
 
     for (const name of SCENARIOS) {
-      const { median, rounds } = results.scenarios[name];
+      const { median, rounds } = results.scenarios[name]!;
       expect(rounds).toHaveLength(1);
       for (const value of [median.rps, median.p50, median.p99, median.queriesPerRequest])
         expect(finite(value)).toBe(true);
@@ -48,26 +48,46 @@ describe('npm run bench (smoke)', () => {
       expect(rounds[0]).toMatchObject({ non2xx: 0, errors: 0, timeouts: 0 });
     }
     for (const ratio of Object.keys(RATIOS) as Array<keyof typeof RATIOS>) {
-      expect(finite(results.ratios[ratio].paired) && finite(results.ratios[ratio].ofMedians)).toBe(true);
+      const { paired, ofMedians, cpuDifference } = results.ratios[ratio]!;
+      expect(finite(paired) && finite(ofMedians) && finite(cpuDifference)).toBe(true);
     }
     // Statement counts hold whatever the speed, give or take a background statement (the
     // cache's listener retrying on PGlite): about none without a database, one with.
-    expect(results.scenarios.public.median.queriesPerRequest).toBeLessThan(0.1);
-    expect(results.scenarios.authenticated.median.queriesPerRequest).toBeGreaterThan(0.9);
+    for (const name of ['public', 'mixed-public'] as const)
+      expect(results.scenarios[name]!.median.queriesPerRequest).toBeLessThan(0.1);
+    for (const name of ['authenticated', 'mixed-authenticated'] as const)
+      expect(results.scenarios[name]!.median.queriesPerRequest).toBeGreaterThan(0.9);
     expect(results.machine).toMatchObject({
       cores: expect.any(Number),
       node: process.version,
       postgres: expect.stringMatching(/PostgreSQL/),
     });
-    expect(results.profile?.authenticated.topFunctions.length).toBeGreaterThan(0);
-    expect(results.profile?.floor.requests).toBeGreaterThan(0);
-    expect(results.profile?.cached.requests).toBeGreaterThan(0);
+    expect(results.profile?.authenticated?.topFunctions.length).toBeGreaterThan(0);
+    expect(results.profile?.floor?.requests).toBeGreaterThan(0);
+    expect(results.profile?.cached?.requests).toBeGreaterThan(0);
+    expect(results.profile?.['mixed-authenticated']?.libraryFunctions.length).toBeGreaterThan(0);
 
     const written = JSON.parse(readFileSync(join(outDir, 'latest.json'), 'utf8'));
     expect(Object.keys(written.scenarios).sort()).toEqual([...SCENARIOS].sort());
     const markdown = readFileSync(join(outDir, 'latest.md'), 'utf8');
     for (const name of [...SCENARIOS, ...Object.keys(RATIOS)]) expect(markdown).toContain(`| ${name} |`);
+    expect(markdown).toContain(
+      "The library's own code per request, in the plain app and behind the mixed app's middleware",
+    );
     expect(existsSync(join(outDir, 'authenticated.cpuprofile'))).toBe(true);
+    expect(existsSync(join(outDir, 'mixed-authenticated.cpuprofile'))).toBe(true);
+  }, 180_000);
+
+  it('measures only the apps asked for', async () => {
+    const results = await runBench({ ...settings(), apps: ['mixed'], profile: 0 }, () => undefined);
+
+    expect(Object.keys(results.scenarios).sort()).toEqual(
+      ['mixed-authenticated', 'mixed-cached', 'mixed-floor', 'mixed-public'].sort(),
+    );
+    expect(Object.keys(results.ratios).sort()).toEqual([
+      'mixed-authenticated/mixed-floor',
+      'mixed-cached/mixed-public',
+    ]);
   }, 180_000);
 
   it('scale mode reports lookup cost by table size, the cache memory and p99 while pruning', async () => {
