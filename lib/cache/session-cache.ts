@@ -6,6 +6,9 @@ interface Entry {
   session: Session;
   /** `data` as JSON text, parsed afresh for each copy, so no caller can change what the next one gets. */
   data: string;
+  /** The session's properties, and which of them hold a `Date` (copied, not shared): found once, at `set`. */
+  keys: string[];
+  dates: boolean[];
 }
 
 /**
@@ -68,9 +71,10 @@ export class SessionCache {
     const { session } = entry;
     if (session.expiresAt !== null && session.expiresAt.getTime() <= now.getTime()) return undefined;
     const copy = Object.create(Object.getPrototypeOf(session)) as Session;
-    for (const key of Object.keys(session)) {
-      const value = session[key];
-      copy[key] = value instanceof Date ? new Date(value.getTime()) : value;
+    const { keys, dates } = entry;
+    for (let i = 0; i < keys.length; i++) {
+      const value = session[keys[i]];
+      copy[keys[i]] = dates[i] && value !== null ? new Date((value as Date).getTime()) : value;
     }
     copy.data = entry.data === '{}' ? {} : JSON.parse(entry.data);
     copy.authTokenDigest = session.authTokenDigest;
@@ -84,7 +88,9 @@ export class SessionCache {
     // Each entry lives 90 to 100 % of the ttl: sessions cached in one burst (a
     // restart, a deploy) then expire spread out, not in one burst of lookups.
     const ttl = Math.round(this.ttlMs * (0.9 + Math.random() * 0.1));
-    this.lru.set(digest, { session, data: JSON.stringify(session.data ?? {}) }, { ttl });
+    const keys = Object.keys(session);
+    const dates = keys.map((key) => session[key] instanceof Date);
+    this.lru.set(digest, { session, data: JSON.stringify(session.data ?? {}), keys, dates }, { ttl });
     this.keysById.set(session.id, digest);
   }
 

@@ -43,6 +43,25 @@ export class SlidingExtension {
   async slide(session: Session, now: Date, threshold: number | null, whileValid = true): Promise<boolean> {
     const target = this.dueExpiry(session, now, threshold);
     if (target === null) return false;
+    return this.write(session, target, now, threshold, whileValid);
+  }
+
+  /**
+   * `slide` for a request: most requests are not due, and then no promise is
+   * made at all (each costs more under the async hooks of the ORM's request context).
+   */
+  slideIfDue(session: Session, now: Date, threshold: number | null): Promise<boolean> | false {
+    const target = this.dueExpiry(session, now, threshold);
+    return target === null ? false : this.write(session, target, now, threshold, true);
+  }
+
+  private async write(
+    session: Session,
+    target: Date,
+    now: Date,
+    threshold: number | null,
+    whileValid: boolean,
+  ): Promise<boolean> {
     if (this.recent.size >= RECENT_EXTENSIONS) this.recent.clear();
     this.recent.set(session.id, target.getTime());
     try {

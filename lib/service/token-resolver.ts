@@ -45,7 +45,7 @@ export class TokenResolver {
       session = this.rows.toSession(rows[0]) as Session<Data>;
       this.cache?.set(digests[0], this.rows.toSession(rows[0]), stamp);
     }
-    const extended = extend && (await this.sliding.slide(session, now, this.extendThreshold));
-    return { session, extended };
+    const sliding = extend && this.sliding.slideIfDue(session, now, this.extendThreshold);
+    return { session, extended: sliding === false ? false : await sliding };
   }
 }
