@@ -30,6 +30,8 @@ export interface BenchSettings {
   scale: boolean;
   /** Measure `delete()` latency across instances instead (`--revocation`; real PostgreSQL, PgBouncer when PGBOUNCER_URL is set). */
   revocation: boolean;
+  /** Lookups on a streaming replica vs the primary instead (`--replica`; needs REPLICA_URL). */
+  replica: boolean;
   /** Scale mode: table sizes to compare. */
   scaleSizes: number[];
   /** Scale mode: expired rows pruned under load. */
@@ -53,6 +55,7 @@ export const DEFAULT_SETTINGS: BenchSettings = {
   outDir: RESULTS_DIR,
   scale: false,
   revocation: false,
+  replica: false,
   scaleSizes: [1_000, 100_000, 1_000_000],
   pruneRows: 1_000_000,
   cachedSessions: 20_000,
@@ -76,6 +79,7 @@ export function settingsFrom(argv: string[], env: NodeJS.ProcessEnv): BenchSetti
       out: { type: 'string' },
       scale: { type: 'boolean' },
       revocation: { type: 'boolean' },
+      replica: { type: 'boolean' },
       'scale-sizes': { type: 'string' },
       'prune-rows': { type: 'string' },
       'cached-sessions': { type: 'string' },
@@ -114,6 +118,7 @@ export function settingsFrom(argv: string[], env: NodeJS.ProcessEnv): BenchSetti
     outDir: pick('out', 'OUT') ?? d.outDir,
     scale: Boolean(values.scale) || env.BENCH_SCALE === '1',
     revocation: Boolean(values.revocation),
+    replica: Boolean(values.replica),
     scaleSizes: sizes ? sizes.split(',').map((s) => Number(s.replace(/_/g, ''))) : d.scaleSizes,
     pruneRows: number('prune-rows', 'PRUNE_ROWS', d.pruneRows),
     cachedSessions: number('cached-sessions', 'CACHED_SESSIONS', d.cachedSessions),
