@@ -6,7 +6,8 @@
 # and as a CommonJS project, and runs its end-to-end suite (Jest, on the stack's
 # Node) against each, on a real PostgreSQL. A stack that the README's Install
 # section gives a line for must install exactly that line's packages, in its
-# ranges (test/support/readme.js check-stack).
+# ranges (test/support/readme.js check-stack), and builds and runs the README's
+# Quick start (test/support/readme.js quickstart).
 #
 # Usage: .ci/stack-next.sh DATABASE_URL RESULTS_DIR [STACK...]
 #   DATABASE_URL  a database the suites may fill (they re-create tables `sessions` and `api_keys`)
@@ -105,6 +106,9 @@ for stack in "${stacks[@]}"; do
     STACK=$stack CONSUMER=$kind DATABASE_URL="$db_url" REPO_DIR="$repo" node node_modules/jest/bin/jest.js --ci \
       --json --outputFile="$results/$stack-$kind.json" || status=1
   done
+
+  step "$stack: the README's Quick start, as written for this stack, built and driven over HTTP"
+  node "$repo/test/support/readme.js" quickstart "$stack" "$consumer" "$db_url" || status=1
 done
 
 step "done: $([ $status = 0 ] && echo passed || echo failed)"

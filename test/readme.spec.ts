@@ -161,6 +161,12 @@ describe('README', () => {
       expect(code).not.toMatch(/from '(express|fastify|@nestjs\/platform-fastify)'/);
     });
 
+    it('says what changes on MikroORM 7 (the Node 22 line), in a way .ci/stack-next.sh applies', () => {
+      const main7 = quickStart(readme, { mikroOrm: 7 }).files.find((f) => f.path === 'src/main.ts')!.code;
+      expect(main7).toContain('.schema.update({ safe: true })');
+      expect(main7).not.toContain('.schema.updateSchema(');
+    });
+
     it('creates its tables at start-up, and says plainly that secure: false is for plain http', () => {
       expect(file('src/main.ts')).toContain('.schema.updateSchema(');
       expect(file('src/app.module.ts')).toMatch(/cookie: \{ secure: false \}/);

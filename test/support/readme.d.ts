@@ -25,7 +25,10 @@ export function readReadme(file?: string): string;
 export function section(readme: string, title: string): string;
 export function codeBlocks(text: string): { lang: string; code: string }[];
 export function installLines(readme?: string): InstallLine[];
-export function quickStart(readme?: string): {
+export function quickStart(
+  readme?: string,
+  options?: { mikroOrm?: number },
+): {
   files: { path: string; code: string }[];
   devInstall: string[][];
   build: string[];

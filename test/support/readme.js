@@ -5,6 +5,10 @@
 //   node test/support/readme.js check-stack STACK CONSUMER_DIR
 //     checks that the scratch consumer of .ci/stack-next.sh installed exactly the
 //     packages of the README's install line for that stack, each in its range.
+//   node test/support/readme.js quickstart STACK CONSUMER_DIR DATABASE_URL
+//     builds the README's Quick start (as written for that stack's MikroORM) in
+//     CONSUMER_DIR/quickstart against the consumer's packages, starts it with this
+//     node, and signs in, reads /me, signs out elsewhere and signs out over HTTP.
 'use strict';
 
 const fs = require('node:fs');
@@ -64,13 +68,13 @@ function installLines(readme = readReadme()) {
  * The Quick start: its files (every block whose first line is `// file: PATH`),
  * the `npm install -D ...` line, and the commands that build and start it.
  */
-function quickStart(readme = readReadme()) {
+function quickStart(readme = readReadme(), { mikroOrm = 6 } = {}) {
   const text = section(readme, 'Quick start');
   const blocks = codeBlocks(text);
   const files = [];
   for (const { code } of blocks) {
     const marker = /^\/\/ file: (\S+)\n/.exec(code);
-    if (marker) files.push({ path: marker[1], code: code.slice(marker[0].length) });
+    if (marker) files.push({ path: marker[1], code: forMikroOrm(code.slice(marker[0].length), mikroOrm) });
   }
   const shellLines = blocks
     .filter((b) => b.lang === 'sh')
@@ -80,6 +84,20 @@ function quickStart(readme = readReadme()) {
   const build = shellLines.filter((l) => /^npx tsc\b/.test(l));
   const start = shellLines.filter((l) => /^DATABASE_URL=\S+ node \S+$/.test(l));
   return { files, devInstall, build, start };
+}
+
+/**
+ * The code as the README says to write it on that MikroORM major: a comment
+ * "On MikroORM 7 (...) write `A` for `B`." makes every B that follows an A.
+ */
+function forMikroOrm(code, major) {
+  let out = code;
+  for (const m of code.matchAll(/\/\/ On MikroORM (\d+)[^\n]*? write `([^`]+)` for `([^`]+)`/g)) {
+    if (Number(m[1]) !== major) continue;
+    const at = out.indexOf(m[0]) + m[0].length;
+    out = out.slice(0, at) + out.slice(at).split(m[3]).join(m[2]);
+  }
+  return out;
 }
 
 /** Whether `version` is in `range`: `*`, `^N`, `^N.M.P`, `~N.M.P`, exact `N.M.P` (all this README uses). */
@@ -153,17 +171,16 @@ module.exports = {
   lineMismatches,
 };
 
-if (require.main === module) {
-  const [command, stackName, consumer] = process.argv.slice(2);
-  if (command !== 'check-stack' || !stackName || !consumer) {
-    console.error('usage: node test/support/readme.js check-stack STACK CONSUMER_DIR');
-    process.exit(2);
-  }
-  const stacks = compatStacks();
-  const line = installLines().find((l) => stackOfLine(l, stacks)?.name === stackName);
+/** The README install line of a compat stack, or undefined. */
+function lineOfStack(stackName, stacks = compatStacks()) {
+  return installLines().find((l) => stackOfLine(l, stacks)?.name === stackName);
+}
+
+function checkStack(stackName, consumer) {
+  const line = lineOfStack(stackName);
   if (!line) {
     console.log(`README: no install line is for stack ${stackName}; nothing to check`);
-    process.exit(0);
+    return 0;
   }
   // What the consumer really has: its package.json's dependencies, at the versions in node_modules.
   const manifest = JSON.parse(fs.readFileSync(path.join(consumer, 'package.json'), 'utf8'));
@@ -176,7 +193,113 @@ if (require.main === module) {
   const problems = lineMismatches(line, installed);
   if (problems.length) {
     console.error(`README's install line "${line.title}" and stack ${stackName} disagree:\n  ${problems.join('\n  ')}`);
-    process.exit(1);
+    return 1;
   }
   console.log(`README's install line "${line.title}": stack ${stackName} installs exactly its packages, in its ranges`);
+  return 0;
+}
+
+/** The README's Quick start on a stack's consumer: built, started, driven over HTTP. */
+async function quickStartSmoke(stackName, consumer, databaseUrl) {
+  const { spawn, execFileSync } = require('node:child_process');
+  const stack = compatStacks().find((s) => s.name === stackName);
+  if (!stack || !lineOfStack(stackName)) {
+    console.log(`README: no install line is for stack ${stackName}; the Quick start is not run on it`);
+    return 0;
+  }
+  const dir = path.join(consumer, 'quickstart');
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'package.json'), '{ "name": "quickstart", "private": true }\n');
+  for (const file of quickStart(readReadme(), { mikroOrm: stack.majors['@mikro-orm/core'] }).files) {
+    fs.mkdirSync(path.dirname(path.join(dir, file.path)), { recursive: true });
+    fs.writeFileSync(path.join(dir, file.path), file.code);
+  }
+  // `npx tsc`, with the consumer's TypeScript (npx would not look in the folder above).
+  execFileSync(process.execPath, [path.join(consumer, 'node_modules/typescript/bin/tsc'), '-p', dir], {
+    stdio: 'inherit',
+  });
+  const { Client } = require(require.resolve('pg', { paths: [consumer] }));
+  const pg = new Client({ connectionString: databaseUrl });
+  await pg.connect();
+  await pg.query('DROP TABLE IF EXISTS "sessions", "api_keys" CASCADE');
+  await pg.end();
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const child = spawn(process.execPath, ['dist/main.js'], {
+    cwd: dir,
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (c) => (output += c));
+  child.stderr.on('data', (c) => (output += c));
+  const base = `http://127.0.0.1:${port}`;
+  const call = async (method, url, token, body) => {
+    const response = await fetch(base + url, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  };
+  const steps = [];
+  const expect = (what, actual, wanted) => {
+    steps.push(`${what}: ${actual}`);
+    if (actual !== wanted) throw new Error(`${what}: got ${actual}, expected ${wanted}`);
+  };
+  try {
+    for (let waited = 0; ; waited += 200) {
+      if (child.exitCode !== null) throw new Error(`the Quick start exited (${child.exitCode}) before serving`);
+      if (waited > 60_000) throw new Error('the Quick start did not serve within 60 s');
+      try {
+        await fetch(base + '/me');
+        break;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+    const here = (await call('POST', '/login', undefined, { userId: 'alice' })).body.token;
+    const there = (await call('POST', '/login', undefined, { userId: 'alice' })).body.token;
+    expect('GET /me', (await call('GET', '/me', here)).body?.userId, 'alice');
+    expect('GET /users/alice/sessions', (await call('GET', '/users/alice/sessions', here)).body?.length, 2);
+    expect("GET /users/bob/sessions (another user's)", (await call('GET', '/users/bob/sessions', here)).status, 403);
+    expect('POST /logout-others', (await call('POST', '/logout-others', here)).body?.signedOut, 1);
+    expect('GET /me, signed out elsewhere', (await call('GET', '/me', there)).status, 401);
+    expect('POST /logout', (await call('POST', '/logout', here)).status, 201);
+    expect('GET /me, signed out', (await call('GET', '/me', here)).status, 401);
+    console.log(`README Quick start on ${stack.title} (node ${process.version}): ${steps.join('; ')}`);
+    return 0;
+  } catch (error) {
+    console.error(
+      `README Quick start on ${stack.title}: ${error.message}\n${steps.join('\n')}\n--- its output:\n${output}`,
+    );
+    return 1;
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+if (require.main === module) {
+  const [command, ...args] = process.argv.slice(2);
+  const usage = () => {
+    console.error(
+      'usage: node test/support/readme.js check-stack STACK CONSUMER_DIR\n' +
+        '       node test/support/readme.js quickstart STACK CONSUMER_DIR DATABASE_URL',
+    );
+    return 2;
+  };
+  const run =
+    command === 'check-stack' && args.length === 2
+      ? async () => checkStack(...args)
+      : command === 'quickstart' && args.length === 3
+        ? () => quickStartSmoke(...args)
+        : async () => usage();
+  run().then(
+    (code) => process.exit(code),
+    (error) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
 }
