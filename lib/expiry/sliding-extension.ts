@@ -55,6 +55,11 @@ export class SlidingExtension {
     return target === null ? false : this.write(session, target, now, threshold, true);
   }
 
+  /** Whether `slide` would write now (it also brings `expiresAt` up to an extension this process made). */
+  isDue(session: Session, now: Date, threshold: number | null): boolean {
+    return this.dueExpiry(session, now, threshold) !== null;
+  }
+
   private async write(
     session: Session,
     target: Date,

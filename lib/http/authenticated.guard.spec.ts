@@ -10,8 +10,12 @@ import { AuthenticatedGuard } from './authenticated.guard';
 import { getCurrentSession } from './request-sessions';
 
 /** A kind's service as the guard sees it: its options and a resolver the test decides. */
-function fakeService(resolve: (token: unknown) => Promise<Resolution>, options = {}) {
-  return { options: resolveSessionsOptions(options), resolve: jest.fn(resolve) };
+function fakeService(
+  resolve: (token: unknown) => Promise<Resolution>,
+  options = {},
+  fromCache: (token: string) => Session | undefined = () => undefined,
+) {
+  return { options: resolveSessionsOptions(options), resolve: jest.fn(resolve), fromCache: jest.fn(fromCache) };
 }
 
 function session(expiresInMs = 3_600_000): Session {
@@ -23,6 +27,10 @@ function session(expiresInMs = 3_600_000): Session {
     updatedAt: new Date(),
   });
 }
+
+/** As Nest runs a guard: a boolean or a promise, and a throw as a rejection. */
+const activate = (guard: AuthenticatedGuard, context: ExecutionContextHost) =>
+  Promise.resolve().then(() => guard.canActivate(context));
 
 function guardWith(service: ReturnType<typeof fakeService>): AuthenticatedGuard {
   const moduleRef = { get: () => service } as unknown as ModuleRef;
@@ -48,7 +56,7 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
   it('no token: 401 with a bare Bearer challenge, and the resolver is not asked', async () => {
     const service = fakeService(async () => ({ session: null, extended: false }));
     const { context, headers } = http({ headers: {} });
-    await expect(guardWith(service).canActivate(context)).rejects.toBeInstanceOf(UnauthorizedException);
+    await expect(activate(guardWith(service), context)).rejects.toBeInstanceOf(UnauthorizedException);
     expect(headers['WWW-Authenticate']).toBe('Bearer');
     expect(service.resolve).not.toHaveBeenCalled();
   });
@@ -56,14 +64,14 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
   it('no token on an optional route: through, with no session', async () => {
     const service = fakeService(async () => ({ session: null, extended: false }));
     const { context } = http({ headers: {} }, { [AUTHENTICATED_KEY]: { optional: true } });
-    await expect(guardWith(service).canActivate(context)).resolves.toBe(true);
+    await expect(activate(guardWith(service), context)).resolves.toBe(true);
     expect(getCurrentSession(context)).toBeUndefined();
   });
 
   it('an unknown token: 401 invalid_token', async () => {
     const service = fakeService(async () => ({ session: null, extended: false }));
     const { context, headers } = http({ headers: { 'x-auth-token': token } });
-    await expect(guardWith(service).canActivate(context)).rejects.toBeInstanceOf(UnauthorizedException);
+    await expect(activate(guardWith(service), context)).rejects.toBeInstanceOf(UnauthorizedException);
     expect(headers['WWW-Authenticate']).toBe('Bearer error="invalid_token"');
   });
 
@@ -72,7 +80,7 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
     const service = fakeService(async () => ({ session: found, extended: false }));
     const request = { headers: { 'x-auth-token': token } } as Record<string, unknown>;
     const { context, response } = http(request);
-    await expect(guardWith(service).canActivate(context)).resolves.toBe(true);
+    await expect(activate(guardWith(service), context)).resolves.toBe(true);
     expect(service.resolve).toHaveBeenCalledWith(token);
     expect(getCurrentSession(context)).toBe(found);
     expect(request.authSession).toBe(found);
@@ -91,7 +99,7 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
   it('the database failing: 503, never 401', async () => {
     const service = fakeService(async () => Promise.reject(Object.assign(new Error('x'), { code: 'ECONNREFUSED' })));
     const { context } = http({ headers: { 'x-auth-token': token } });
-    await expect(guardWith(service).canActivate(context)).rejects.toBeInstanceOf(ServiceUnavailableException);
+    await expect(activate(guardWith(service), context)).rejects.toBeInstanceOf(ServiceUnavailableException);
   });
 
   it('a slid session whose token came from the cookie: the cookie goes out again, reaching the new expiry', async () => {
@@ -111,10 +119,26 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
     expect(response.append).not.toHaveBeenCalled();
   });
 
+  it('a session the cache holds is answered without a promise; the resolver is not asked', async () => {
+    const found = session();
+    const service = fakeService(
+      async () => ({ session: found, extended: false }),
+      {},
+      () => found,
+    );
+    const guard = guardWith(service);
+    await guard.canActivate(http({ headers: { 'x-auth-token': token } }).context); // looks the kind up
+    service.resolve.mockClear();
+    const { context } = http({ headers: { 'x-auth-token': token } });
+    expect(guard.canActivate(context)).toBe(true);
+    expect(getCurrentSession(context)).toBe(found);
+    expect(service.resolve).not.toHaveBeenCalled();
+  });
+
   it('@Public(): through without asking anything', async () => {
     const service = fakeService(async () => ({ session: null, extended: false }));
     const { context } = http({ headers: {} }, { [PUBLIC_KEY]: true });
-    await expect(guardWith(service).canActivate(context)).resolves.toBe(true);
+    await expect(activate(guardWith(service), context)).resolves.toBe(true);
     expect(service.resolve).not.toHaveBeenCalled();
   });
 });

@@ -185,6 +185,14 @@ export class SessionsService<Data extends object = Record<string, any>>
     return this.resolver.resolve<Data>(token, extend);
   }
 
+  /**
+   * A cached session needing no extension, without a promise (the guard's fast path).
+   * @internal
+   */
+  fromCache(token: string): Session<Data> | undefined {
+    return this.resolver.fromCache<Data>(token, this.options.extendOnUse);
+  }
+
   /** The first session matching the filters (newest first), or `null`. */
   async findOne(
     filters: SessionFilters,
