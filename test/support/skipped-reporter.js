@@ -1,4 +1,5 @@
-// A Jest reporter: after Jest's counts, every skipped test, by file, with why.
+// A Jest reporter: at the end of the run, just before Jest's counts, every skipped
+// test, by file, with why.
 // The reason is what the file printed when it skipped (a console line saying
 // "skipped" or "skipping", e.g. "test/pooler skipped: needs a real server"),
 // else the condition that a skipped block's title names in parentheses
@@ -54,7 +55,7 @@ class SkippedReporter {
           ),
         );
         const none = this.kept ? 'no reason printed' : 'reason not kept (a single-file, --verbose or --silent run)';
-        reasons.push(named.size ? `${none}; its title names the condition: (${[...named].join('), (')})` : none);
+        reasons.push(named.size ? `${none}; its title says (${[...named].join('), (')})` : none);
       }
       out.push(`  ${path.relative(this.rootDir, file)} (${tests.length}): ${reasons.join(' | ')}`);
       for (const t of tests) {
