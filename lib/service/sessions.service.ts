@@ -67,7 +67,8 @@ export class SessionsService<Data extends object = Record<string, any>>
 
   constructor(
     options: ResolvedSessionsOptions,
-    orm: MikroORM,
+    /** The app's MikroORM instance, which every statement goes through. */
+    private readonly orm: MikroORM,
     private readonly moduleRef?: ModuleRef,
   ) {
     const { secrets: _secrets, orm: _orm, ...shown } = options;
