@@ -60,8 +60,8 @@ export class AuthenticatedGuard implements CanActivate {
    * decided here without a promise; anything else (no token, a miss, a
    * refusal) goes to `decide`. Measured with `npm run bench` (12 rounds x 2 s,
    * one run each way, 2026-12-01): cached/public 0.73 (plain app) and 0.87
-   * (behind express-session) with every request through `decide`, against
-   * the figures in bench/results/latest.md with this path.
+   * (behind express-session) with every request through `decide`; 0.84 and
+   * 0.85 with this path (bench/results/latest.md).
    */
   private acceptCached(context: ExecutionContext): true | undefined {
     if (context.getType<string>() !== 'http') return undefined;
