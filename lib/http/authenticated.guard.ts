@@ -6,6 +6,7 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { ModuleRef, Reflector } from '@nestjs/core';
+import { errorCode } from '../deadline';
 import { AUTHENTICATED_KEY, DEFAULT_KIND, PUBLIC_KEY, SESSION_REQUEST_KEY } from '../constants';
 import { UnknownKindError } from '../errors';
 import { logger } from '../logger';
@@ -222,13 +223,13 @@ export class AuthenticatedGuard implements CanActivate {
 
 /** What to do about a failure whose cause is known: a missing table (42P01) is a set-up step not taken. */
 function hintFor(error: unknown, service: SessionsService): string {
-  if ((error as { code?: unknown })?.code !== '42P01') return '';
+  if (errorCode(error) !== '42P01') return '';
   return `: ${missingTable(service.options)}`;
 }
 
 /** A loggable name for a failure: its class and code (e.g. `ECONNREFUSED`, `57P01`), never its message. */
 function failureKind(error: unknown): string {
   const name = (error as Error)?.name ?? typeof error;
-  const code = (error as { code?: unknown })?.code;
-  return typeof code === 'string' && /^[A-Za-z0-9_]{1,32}$/.test(code) ? `${name} ${code}` : String(name);
+  const code = errorCode(error);
+  return code ? `${name} ${code}` : String(name);
 }

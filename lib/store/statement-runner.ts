@@ -1,4 +1,5 @@
 import type { MikroORM, Transaction } from '@mikro-orm/core';
+import { withinMs } from '../deadline';
 import { SessionsTimeoutError } from '../errors';
 import { DirectQuery } from './direct-query';
 import type { ReplicaReads } from '../replicas/replica-reads';
@@ -94,11 +95,6 @@ export class StatementRunner {
   private withinTimeout<T>(statement: Promise<T>): Promise<T> {
     const limit = this.statementTimeout;
     if (limit === null) return statement;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new SessionsTimeoutError(this.kind, limit)), limit * 1000);
-    });
-    statement.catch(() => undefined); // once abandoned, its failure is nobody's to handle
-    return Promise.race([statement, timeout]).finally(() => clearTimeout(timer));
+    return withinMs(statement, limit * 1000, () => new SessionsTimeoutError(this.kind, limit));
   }
 }
