@@ -53,34 +53,6 @@ export class AuthenticatedGuard implements CanActivate {
    * refuses. The database unreachable → 503.
    */
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
-    return this.acceptCached(context) ?? this.decide(context);
-  }
-
-  /**
-   * An HTTP request whose session the cache holds (and needs no extension) is
-   * decided here without a promise; anything else (no token, a miss, a
-   * refusal) goes to `decide`. Measured with `npm run bench` (12 rounds x 2 s,
-   * one run each way, 2026-12-01): cached/public 0.73 (plain app) and 0.87
-   * (behind express-session) with every request through `decide`; 0.84 and
-   * 0.85 with this path (bench/results/latest.md).
-   */
-  private acceptCached(context: ExecutionContext): true | undefined {
-    if (context.getType<string>() !== 'http') return undefined;
-    const options = this.optionsOf(context);
-    if (options === null) return true;
-    const kind = options.name ?? DEFAULT_KIND;
-    const request = this.getRequest(context);
-    if (foundKind(request, kind)) return true;
-    const service = this.services.get(kind);
-    if (!service) return undefined; // looked up (or refused) by `decide`
-    const token = this.extractToken(request, service.options.tokenFrom);
-    const session = token === undefined ? undefined : service.fromCache(token);
-    if (!session) return undefined;
-    this.record(context, request, true, kind, session);
-    return true;
-  }
-
-  private async decide(context: ExecutionContext): Promise<boolean> {
     const type = context.getType<string>();
     const http = type === 'http';
     if (!http && type !== 'graphql') {
@@ -95,8 +67,35 @@ export class AuthenticatedGuard implements CanActivate {
     const request = this.getRequest(context);
     // The memo lives as long as an HTTP request; a GraphQL context or a
     // WebSocket client outlives many messages, each authenticated again.
-    if (http && foundKind(request, kind)) return true;
+    if (http && (foundKind(request, kind) || this.acceptCached(context, request, kind))) return true;
+    return this.decide(context, options, kind, request);
+  }
 
+  /**
+   * An HTTP request whose session the cache holds (and needs no extension) is
+   * decided here without a promise; anything else (no token, a miss, a
+   * refusal) goes to `decide`. Measured with `npm run bench` (12 rounds x 2 s,
+   * one run each way, 2026-12-01): cached/public 0.73 (plain app) and 0.87
+   * (behind express-session) with every request through `decide`; 0.84 and
+   * 0.85 with this path (bench/results/latest.md).
+   */
+  private acceptCached(context: ExecutionContext, request: RequestLike, kind: string): boolean {
+    const service = this.services.get(kind);
+    if (!service) return false; // looked up (or refused) by `decide`
+    const token = this.extractToken(request, service.options.tokenFrom);
+    const session = token === undefined ? undefined : service.fromCache(token);
+    if (!session) return false;
+    this.record(context, request, true, kind, session);
+    return true;
+  }
+
+  private async decide(
+    context: ExecutionContext,
+    options: AuthenticatedOptions,
+    kind: string,
+    request: RequestLike & Record<string | symbol, unknown>,
+  ): Promise<boolean> {
+    const http = context.getType<string>() === 'http';
     const service = this.getService(kind);
     const token = this.extractToken(request, service.options.tokenFrom);
     if (token === undefined) {
