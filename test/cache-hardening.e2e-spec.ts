@@ -3,20 +3,13 @@ import type { SessionsService } from '../lib';
 import { MeController } from './support/me.controller';
 import { createTestApp, type TestApp } from './support/app';
 import { onPglite, sql } from './support/database';
+import { until } from './support/until';
 
 /** A role other than the app's, on the same server: it can LISTEN and NOTIFY on any channel. */
 const IMPOSTOR = 'ecto_sessions_impostor';
 const CHANNEL = 'nestjs_ecto_sessions';
 const TABLE = '"sessions"';
 const lookups = (t: TestApp) => t.log.matching(/"sessions"/);
-
-const until = async (condition: () => boolean, what: string) => {
-  for (let i = 0; i < 400; i++) {
-    if (condition()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting until ${what}`);
-};
 
 /** How long a call takes, in ms. */
 const timed = async (call: () => Promise<unknown>) => {

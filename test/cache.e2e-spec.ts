@@ -5,17 +5,10 @@ import { onPglite } from './support/database';
 import { MeController } from './support/me.controller';
 import { createTestApp, type TestApp } from './support/app';
 import { activate } from './support/guard';
+import { until } from './support/until';
 
 /** Statements on the sessions table: the listener's own probe notices are not lookups. */
 const lookups = (t: TestApp) => t.log.matching(/"sessions"/);
-
-const until = async (condition: () => boolean, what: string) => {
-  for (let i = 0; i < 400; i++) {
-    if (condition()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting until ${what}`);
-};
 
 // The cache serves only once it has heard a notice sent from another connection.
 // Embedded PGlite serves every connection from one backend and delivers no notices

@@ -1,23 +1,10 @@
-import type { LoggerService } from '@nestjs/common';
 import { MeController } from './support/me.controller';
 import { createTestApp } from './support/app';
-
-class Lines implements LoggerService {
-  readonly lines: string[] = [];
-  log(message: string): void {
-    this.lines.push(String(message));
-  }
-  error(message: string): void {
-    this.lines.push(String(message));
-  }
-  warn(message: string): void {
-    this.lines.push(String(message));
-  }
-}
+import { CapturingLogger } from './support/http';
 
 describe('a missing table says so', () => {
   it('at start-up, once, and on each failed lookup: still 503 (never 401), naming the table and where to read', async () => {
-    const lines = new Lines();
+    const lines = new CapturingLogger();
     // Its own table, never created: the app boots against a database without it.
     const t = await createTestApp({
       kinds: [{ tableName: 'sessions_never_created' }],

@@ -1,7 +1,8 @@
-import type { LoggerService } from '@nestjs/common';
 import type { SessionsService } from '../lib';
 import { createTestApp, type TestApp } from './support/app';
 import { onPglite, sql } from './support/database';
+import { withClockOffset } from './support/clock';
+import { CapturingLogger } from './support/http';
 
 /**
  * Through a real transaction pooler (PgBouncer, `pool_mode = transaction`),
@@ -27,23 +28,12 @@ const timed = async (call: () => Promise<unknown>) => {
   return performance.now() - started;
 };
 
-class Warnings implements LoggerService {
-  readonly lines: string[] = [];
-  log(): void {}
-  error(message: string): void {
-    this.lines.push(String(message));
-  }
-  warn(message: string): void {
-    this.lines.push(String(message));
-  }
-}
-
 (runs ? describe : describe.skip)('behind PgBouncer in transaction mode', () => {
   let a: TestApp;
   let b: TestApp;
   let sa: SessionsService;
   let sb: SessionsService;
-  const warnings = new Warnings();
+  const warnings = new CapturingLogger();
 
   beforeAll(async () => {
     const kinds = [{ ttl: '1h', extendThreshold: '5m', cache: { ttl: '10m' } }];
@@ -89,6 +79,45 @@ class Warnings implements LoggerService {
       expect(took).toBeLessThan(1000); // a wait for acknowledgements would take 3 s
       const after = await sb.authenticate(token);
       if (after) expect(after.data).toEqual({ changed: true });
+    }
+  });
+
+  it('clocks 2 s apart, through the pooler: after expire() on one instance, the other neither honours nor slides it', async () => {
+    for (const [skewA, skewB] of [
+      [2000, 0],
+      [0, -2000],
+    ]) {
+      const { session, token } = await sa.create({ userId: `skew${skewA}${skewB}` });
+      await withClockOffset(skewA, () => sa.expire(session.id));
+      expect(await withClockOffset(skewB, () => sb.authenticate(token))).toBeNull();
+      const [{ past }] = await sql<{ past: boolean }>(
+        a.orm,
+        'SELECT expires_at <= clock_timestamp() AS past FROM sessions WHERE id = ?',
+        [session.id],
+      );
+      expect(past).toBe(true);
+    }
+  });
+
+  it('a request queued for a pooled connection before expire() does not revive the session, through the pooler', async () => {
+    const kinds = [{ ttl: '1h', extendThreshold: 0 }];
+    const slow = await createTestApp({
+      kinds,
+      recreate: false,
+      orm: { clientUrl: throughPooler(), pool: { min: 0, max: 1 } },
+    });
+    try {
+      const { session, token } = await sa.create({ userId: 'queued' });
+      const busy = sql(slow.orm, 'SELECT pg_sleep(1.5)'); // its only connection is busy
+      await new Promise((r) => setTimeout(r, 100));
+      const inFlight = slow.sessions().authenticate(token);
+      await new Promise((r) => setTimeout(r, 1100));
+      await sa.expire(session.id);
+      await Promise.all([busy, inFlight]);
+      expect(await sa.authenticate(token)).toBeNull();
+      expect(await slow.sessions().authenticate(token)).toBeNull();
+    } finally {
+      await slow.close();
     }
   });
 

@@ -1,8 +1,9 @@
 import { readFileSync, statSync } from 'node:fs';
-import type { LoggerService } from '@nestjs/common';
 import type { SessionsService } from '../lib';
 import { createTestApp, type TestApp } from './support/app';
 import { onPglite, sql } from './support/database';
+import { withClockOffset } from './support/clock';
+import { CapturingLogger } from './support/http';
 
 /**
  * On a real streaming replica that applies WAL 3 s late (`.ci/replica.sh`,
@@ -45,19 +46,6 @@ async function replicated(t: TestApp): Promise<void> {
     throw new Error('the replica did not catch up');
   } finally {
     await client.end();
-  }
-}
-
-class Lines implements LoggerService {
-  readonly lines: string[] = [];
-  log(message: string): void {
-    this.lines.push(String(message));
-  }
-  error(message: string): void {
-    this.lines.push(String(message));
-  }
-  warn(message: string): void {
-    this.lines.push(String(message));
   }
 }
 
@@ -134,6 +122,15 @@ class Lines implements LoggerService {
     }
   });
 
+  it('clocks 2 s apart: after expire() on one instance, the other (reading the replica) neither honours nor slides it', async () => {
+    const { session, token } = await sa.create({ userId: 'skewed' });
+    await replicated(a);
+    expect(await sb.authenticate(token, { extend: false })).not.toBeNull();
+    await withClockOffset(2000, () => sa.expire(session.id));
+    expect(await withClockOffset(-2000, () => sb.authenticate(token))).toBeNull();
+    expect(await sb.count({ userId: 'skewed' })).toBe(0);
+  });
+
   it('update on one instance: the other sees the new data at once', async () => {
     const { session, token } = await sa.create({ userId: 'u', data: { plan: 'free' } });
     await replicated(a);
@@ -200,7 +197,7 @@ class Lines implements LoggerService {
     const throughPooler = () => `${pooler!.replace(/\/$/, '')}${database()}`;
 
     it('without listenUrl: reads stay on the primary, the cache bypassed, nothing waits; said once at start-up', async () => {
-      const lines = new Lines();
+      const lines = new CapturingLogger();
       const p = await createTestApp({
         kinds: [{ ttl: '1h', cache: true }],
         recreate: false,
