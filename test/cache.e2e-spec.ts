@@ -74,6 +74,9 @@ const lookups = (t: TestApp) => t.log.matching(/"sessions"/);
       host.setType('http');
       return host;
     };
+    // A guard that has served a request of this kind before, as every guard but the first request's.
+    const warm = await sa.create({ userId: 'warm' });
+    await activate(guard, context(warm.token));
     const { token } = await sa.create({ userId: 'sync' });
     const digests = jest.spyOn((sb as unknown as { digests: { of(token: string): string[] } }).digests, 'of');
     try {

@@ -15,7 +15,11 @@ function fakeService(
   options = {},
   fromCache: (token: string) => Session | undefined = () => undefined,
 ) {
-  return { options: resolveSessionsOptions(options), resolve: jest.fn(resolve), fromCache: jest.fn(fromCache) };
+  return {
+    options: resolveSessionsOptions(options),
+    resolve: jest.fn(resolve),
+    fromCache: jest.fn((token: string) => ({ session: fromCache(token), digests: [`digest-of-${token}`] })),
+  };
 }
 
 function session(expiresInMs = 3_600_000): Session {
@@ -133,6 +137,16 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
     expect(guard.canActivate(context)).toBe(true);
     expect(getCurrentSession(context)).toBe(found);
     expect(service.resolve).not.toHaveBeenCalled();
+  });
+
+  it('a cache miss hands its token and digests on: a token is hashed once a request', async () => {
+    const found = session();
+    const service = fakeService(async () => ({ session: found, extended: false }));
+    const guard = guardWith(service);
+    await guard.canActivate(http({ headers: { 'x-auth-token': token } }).context); // looks the kind up
+    service.resolve.mockClear();
+    await expect(activate(guard, http({ headers: { 'x-auth-token': token } }).context)).resolves.toBe(true);
+    expect(service.resolve).toHaveBeenCalledWith(token, undefined, [`digest-of-${token}`]);
   });
 
   it('@Public(): through without asking anything', async () => {

@@ -23,6 +23,12 @@ import { extractToken, type RequestLike } from './token-extraction';
 
 export { getCurrentSession } from './request-sessions';
 
+/** What the cached path found before it handed a request to `decide`: the token and its digests. */
+interface CacheMiss {
+  token: string;
+  digests: string[];
+}
+
 /**
  * Resolves the token of a request, authenticates it and puts the session on
  * `request.authSession`. Used by `@Authenticated()`, or globally as `APP_GUARD`
@@ -67,8 +73,10 @@ export class AuthenticatedGuard implements CanActivate {
     const request = this.getRequest(context);
     // The memo lives as long as an HTTP request; a GraphQL context or a
     // WebSocket client outlives many messages, each authenticated again.
-    if (http && (foundKind(request, kind) || this.acceptCached(context, request, kind))) return true;
-    return this.decide(context, options, kind, request);
+    if (!http) return this.decide(context, options, kind, request);
+    if (foundKind(request, kind)) return true;
+    const miss = this.acceptCached(context, request, kind);
+    return miss === true || this.decide(context, options, kind, request, miss);
   }
 
   /**
@@ -79,12 +87,13 @@ export class AuthenticatedGuard implements CanActivate {
    * (behind express-session) with every request through `decide`; 0.84 and
    * 0.85 with this path (bench/results/latest.md).
    */
-  private acceptCached(context: ExecutionContext, request: RequestLike, kind: string): boolean {
+  private acceptCached(context: ExecutionContext, request: RequestLike, kind: string): true | CacheMiss | undefined {
     const service = this.services.get(kind);
-    if (!service) return false; // looked up (or refused) by `decide`
+    if (!service) return undefined; // looked up (or refused) by `decide`
     const token = this.extractToken(request, service.options.tokenFrom);
-    const session = token === undefined ? undefined : service.fromCache(token);
-    if (!session) return false;
+    if (token === undefined) return undefined;
+    const { session, digests } = service.fromCache(token);
+    if (!session) return { token, digests }; // `decide` goes on with them: one extraction, one hash a request
     this.record(context, request, true, kind, session);
     return true;
   }
@@ -94,17 +103,18 @@ export class AuthenticatedGuard implements CanActivate {
     options: AuthenticatedOptions,
     kind: string,
     request: RequestLike & Record<string | symbol, unknown>,
+    miss?: CacheMiss,
   ): Promise<boolean> {
     const http = context.getType<string>() === 'http';
     const service = this.getService(kind);
-    const token = this.extractToken(request, service.options.tokenFrom);
+    const token = miss?.token ?? this.extractToken(request, service.options.tokenFrom);
     if (token === undefined) {
       if (options.optional) return true;
       this.refuse(context, 'Bearer');
     }
     let resolution: Resolution;
     try {
-      resolution = await service.resolve(token);
+      resolution = await (miss ? service.resolve(token, undefined, miss.digests) : service.resolve(token));
     } catch (error) {
       // Error messages may quote the SQL and its parameters (the digest): log only what kind of failure it was.
       this.logger.error(

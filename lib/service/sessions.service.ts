@@ -182,16 +182,18 @@ export class SessionsService<Data extends object = Record<string, any>>
    * moved: from the cache when it holds the session, else one lookup.
    * @internal
    */
-  resolve(token: unknown, extend = this.options.extendOnUse): Promise<Resolution<Data>> {
-    return this.resolver.resolve<Data>(token, extend);
+  resolve(token: unknown, extend = this.options.extendOnUse, digests?: string[]): Promise<Resolution<Data>> {
+    return this.resolver.resolve<Data>(token, extend, digests);
   }
 
   /**
-   * A cached session needing no extension, without a promise (the guard's fast path).
+   * The cached session of a token needing no extension, without a promise (the
+   * guard's fast path), and the token's digests, for `resolve` on a miss.
    * @internal
    */
-  fromCache(token: string): Session<Data> | undefined {
-    return this.resolver.fromCache<Data>(token, this.options.extendOnUse);
+  fromCache(token: string): { session: Session<Data> | undefined; digests: string[] } {
+    const digests = this.resolver.digestsOf(token);
+    return { session: this.resolver.fromCache<Data>(digests, this.options.extendOnUse), digests };
   }
 
   /** The first session matching the filters (newest first), or `null`. */
@@ -324,7 +326,14 @@ export class SessionsService<Data extends object = Record<string, any>>
     status: 'valid' | 'all' | 'expired',
     allowExceptId = false,
   ): Where {
-    return this.statements.where(filters, now, (token) => this.digests.of(token), status, method, allowExceptId);
+    return this.statements.where(
+      filters,
+      now,
+      (token) => this.resolver.digestsOf(token),
+      status,
+      method,
+      allowExceptId,
+    );
   }
 
   /** Deletes; when someone listens to `deleted`, gets the rows back to report each one. */

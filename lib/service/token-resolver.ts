@@ -33,23 +33,32 @@ export class TokenResolver {
     private readonly extendThreshold: number | null,
   ) {}
 
+  /** The digests a token may be stored under; none (and no hashing) for one that cannot be ours. */
+  digestsOf(token: unknown): string[] {
+    return this.digests.isWellFormed(token) ? this.digests.of(token) : [];
+  }
+
   /**
-   * The session of a token when the cache holds it and no extension is due,
-   * without a promise; else `undefined` (then `resolve`). See the guard's
-   * `acceptCached` for what this buys.
+   * The session the cache holds under these digests when no extension is due,
+   * without a promise; else `undefined` (then `resolve`, with the same digests).
+   * See the guard's `acceptCached` for what this buys.
    */
-  fromCache<Data extends object>(token: string, extend: boolean): Session<Data> | undefined {
-    if (!this.cache?.isUsable || !this.digests.isWellFormed(token)) return undefined;
+  fromCache<Data extends object>(digests: string[], extend: boolean): Session<Data> | undefined {
+    if (!this.cache?.isUsable || digests.length === 0) return undefined;
     const now = new Date();
-    const session = this.cache.get(this.digests.of(token)[0], now) as Session<Data> | undefined;
+    const session = this.cache.get(digests[0], now) as Session<Data> | undefined;
     if (!session || (extend && this.sliding.isDue(session, now, this.extendThreshold))) return undefined;
     return session;
   }
 
-  async resolve<Data extends object>(token: unknown, extend: boolean): Promise<Resolution<Data>> {
-    if (!this.digests.isWellFormed(token)) return NONE;
+  /** `digests`: when the caller already has them (a cache miss), so a token is hashed once a request. */
+  async resolve<Data extends object>(
+    token: unknown,
+    extend: boolean,
+    digests = this.digestsOf(token),
+  ): Promise<Resolution<Data>> {
+    if (digests.length === 0) return NONE;
     const now = new Date();
-    const digests = this.digests.of(token);
     let session = this.cache?.get(digests[0], now) as Session<Data> | undefined;
     if (!session) {
       const stamp = this.cache?.stamp ?? 0; // a revocation meanwhile keeps this row out of the cache

@@ -21,9 +21,8 @@ export class TokenDigests {
     return digest(token, this.options.hashAlgorithm, this.secrets[0]);
   }
 
-  /** What a token may be stored under; none for one that cannot be ours. */
+  /** What a well-formed token may be stored under (check it with `isWellFormed` first). */
   of(token: string): string[] {
-    if (!this.isWellFormed(token)) return [];
     const { hashAlgorithm } = this.options;
     if (this.secrets.length === 0) return [digest(token, hashAlgorithm)];
     return this.secrets.map((secret) => digest(token, hashAlgorithm, secret));
