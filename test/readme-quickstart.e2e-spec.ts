@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { installLines, quickStart, readReadme } from './support/readme';
-import { freePort, installApp, layOut, packLibrary, run, type RunningApp, startNodeApp } from './support/packed-app';
+import { freePort } from './support/http';
+import { installApp, layOut, packLibrary, run, type RunningApp, startNodeApp } from './support/packed-app';
 
 /**
  * The README's Quick start as a user meets it: its files (the code blocks marked
