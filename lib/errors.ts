@@ -35,3 +35,14 @@ export class UnsupportedOrmError extends EctoSessionsError {
 
 /** An `@Authenticated()` that names no registered kind, found at start-up. */
 export class UnknownKindError extends EctoSessionsError {}
+
+/** `create` at the `maxPerUser` cap with `onLimit: 'refuse'`: nothing was created. */
+export class SessionLimitError extends EctoSessionsError {
+  constructor(
+    kind: string,
+    /** The cap that was reached. */
+    readonly max: number,
+  ) {
+    super(`EctoSessions (kind "${kind}"): this user already has ${max} valid sessions, the most allowed (maxPerUser)`);
+  }
+}

@@ -17,12 +17,14 @@ export type { EctoSessionsOptionsFactory } from './module/module-definition';
 export { DEFAULT_COLUMNS, resolveSessionsOptions } from './options/resolve-options';
 export {
   EctoSessionsError,
+  SessionLimitError,
   SessionsOptionsError,
   SessionsTimeoutError,
   UnknownKindError,
   UnsupportedOrmError,
 } from './errors';
 export { type KindOptions, type SessionOrId, SessionsService } from './service/sessions.service';
+export type { Created } from './service/attributes';
 export { getSessionsOptionsToken, getSessionsToken } from './module/injection-tokens';
 export { extractToken, type RequestLike } from './http/token-extraction';
 export { DEFAULT_TOKEN_LENGTH, digest, generateToken, isWellFormedToken, MIN_TOKEN_LENGTH } from './tokens/auth-token';

@@ -7,6 +7,7 @@ export const SESSION_EVENTS = {
   expired: 'sessions.expired',
   deleted: 'sessions.deleted',
   pruned: 'sessions.pruned',
+  rotated: 'sessions.rotated',
 } as const;
 
 /** A session changed. Carries the session, never its token or digest. */
@@ -36,4 +37,6 @@ export interface SessionEventHooks {
   /** Once per deleted session (`delete`, `deleteAll`, `deleteExpired`); pruning reports `onPruned` instead. */
   onDeleted?: Hook<SessionEvent>;
   onPruned?: Hook<SessionsPrunedEvent>;
+  /** A session got a new token (`rotate()`, or the guard's reissue with `rotation.every`). */
+  onRotated?: Hook<SessionEvent>;
 }

@@ -19,6 +19,7 @@ const HOOK: Record<EventName, keyof SessionEventHooks> = {
   expired: 'onExpired',
   deleted: 'onDeleted',
   pruned: 'onPruned',
+  rotated: 'onRotated',
 };
 
 /**

@@ -70,7 +70,14 @@ export class SlidingExtension {
     if (this.recent.size >= RECENT_EXTENSIONS) this.recent.clear();
     this.recent.set(session.id, target.getTime());
     try {
-      const statement = this.statements.extend(session.id, target, now, threshold ?? 0, whileValid);
+      const statement = this.statements.extend(
+        session.id,
+        target,
+        now,
+        threshold ?? 0,
+        whileValid,
+        whileValid ? this.options.trackLastUsed : null,
+      );
       const rows = await this.runner.request(statement);
       if (rows.length === 0) {
         // Moved or deleted elsewhere: forget the target we did not write, read it afresh next time.

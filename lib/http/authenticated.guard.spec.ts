@@ -58,7 +58,7 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
   const token = 'a'.repeat(64);
 
   it('no token: 401 with a bare Bearer challenge, and the resolver is not asked', async () => {
-    const service = fakeService(async () => ({ session: null, extended: false }));
+    const service = fakeService(async () => ({ session: null, extended: false, current: true }));
     const { context, headers } = http({ headers: {} });
     await expect(activate(guardWith(service), context)).rejects.toBeInstanceOf(UnauthorizedException);
     expect(headers['WWW-Authenticate']).toBe('Bearer');
@@ -66,14 +66,14 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
   });
 
   it('no token on an optional route: through, with no session', async () => {
-    const service = fakeService(async () => ({ session: null, extended: false }));
+    const service = fakeService(async () => ({ session: null, extended: false, current: true }));
     const { context } = http({ headers: {} }, { [AUTHENTICATED_KEY]: { optional: true } });
     await expect(activate(guardWith(service), context)).resolves.toBe(true);
     expect(getCurrentSession(context)).toBeUndefined();
   });
 
   it('an unknown token: 401 invalid_token', async () => {
-    const service = fakeService(async () => ({ session: null, extended: false }));
+    const service = fakeService(async () => ({ session: null, extended: false, current: true }));
     const { context, headers } = http({ headers: { 'x-auth-token': token } });
     await expect(activate(guardWith(service), context)).rejects.toBeInstanceOf(UnauthorizedException);
     expect(headers['WWW-Authenticate']).toBe('Bearer error="invalid_token"');
@@ -81,7 +81,7 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
 
   it('a valid token: through; the session is recorded and shown as request.authSession', async () => {
     const found = session();
-    const service = fakeService(async () => ({ session: found, extended: false }));
+    const service = fakeService(async () => ({ session: found, extended: false, current: true }));
     const request = { headers: { 'x-auth-token': token } } as Record<string, unknown>;
     const { context, response } = http(request);
     await expect(activate(guardWith(service), context)).resolves.toBe(true);
@@ -92,7 +92,7 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
   });
 
   it('a second guard on the same request for the same kind asks nothing again', async () => {
-    const service = fakeService(async () => ({ session: session(), extended: false }));
+    const service = fakeService(async () => ({ session: session(), extended: false, current: true }));
     const guard = guardWith(service);
     const request = { headers: { 'x-auth-token': token } };
     await guard.canActivate(http(request).context);
@@ -107,7 +107,7 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
   });
 
   it('a slid session whose token came from the cookie: the cookie goes out again, reaching the new expiry', async () => {
-    const service = fakeService(async () => ({ session: session(7_200_000), extended: true }));
+    const service = fakeService(async () => ({ session: session(7_200_000), extended: true, current: true }));
     const { context, response } = http({ headers: { cookie: `auth_token=${token}` } });
     await guardWith(service).canActivate(context);
     expect(response.append).toHaveBeenCalledWith(
@@ -117,7 +117,7 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
   });
 
   it('a slid session whose token came from a header: no cookie', async () => {
-    const service = fakeService(async () => ({ session: session(), extended: true }));
+    const service = fakeService(async () => ({ session: session(), extended: true, current: true }));
     const { context, response } = http({ headers: { 'x-auth-token': token } });
     await guardWith(service).canActivate(context);
     expect(response.append).not.toHaveBeenCalled();
@@ -126,7 +126,7 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
   it('a session the cache holds is answered without a promise; the resolver is not asked', async () => {
     const found = session();
     const service = fakeService(
-      async () => ({ session: found, extended: false }),
+      async () => ({ session: found, extended: false, current: true }),
       {},
       () => found,
     );
@@ -141,7 +141,7 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
 
   it('a cache miss hands its token and digests on: a token is hashed once a request', async () => {
     const found = session();
-    const service = fakeService(async () => ({ session: found, extended: false }));
+    const service = fakeService(async () => ({ session: found, extended: false, current: true }));
     const guard = guardWith(service);
     await guard.canActivate(http({ headers: { 'x-auth-token': token } }).context); // looks the kind up
     service.resolve.mockClear();
@@ -150,7 +150,7 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
   });
 
   it('@Public(): through without asking anything', async () => {
-    const service = fakeService(async () => ({ session: null, extended: false }));
+    const service = fakeService(async () => ({ session: null, extended: false, current: true }));
     const { context } = http({ headers: {} }, { [PUBLIC_KEY]: true });
     await expect(activate(guardWith(service), context)).resolves.toBe(true);
     expect(service.resolve).not.toHaveBeenCalled();

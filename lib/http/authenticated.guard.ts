@@ -14,10 +14,12 @@ import { missingTable } from '../store/table-check';
 import { getSessionsToken } from '../module/injection-tokens';
 import type { TokenSource } from '../options/options.interface';
 import type { Resolution, SessionsService } from '../service/sessions.service';
+import type { Rotated } from '../security/rotation';
 import type { Session } from '../store/session.entity';
 import type { AuthenticatedOptions } from './authenticated-options.interface';
 import { appendSetCookie, refreshedSessionCookie } from './cookies';
-import { forgetSession, foundKind, recordKeyOf, rememberSession } from './request-sessions';
+import { forgetSession, foundSession, recordKeyOf, rememberSession } from './request-sessions';
+import { type RouteRequirements, routeRequirements, unmet } from './route-requirements';
 import { setHeader } from './response';
 import { extractToken, type RequestLike } from './token-extraction';
 
@@ -46,6 +48,8 @@ export class AuthenticatedGuard implements CanActivate {
   protected readonly logger = logger;
   private readonly services = new Map<string, SessionsService>();
   private readonly optionsCache = new WeakMap<object, WeakMap<object, AuthenticatedOptions | null>>();
+  /** Each route's `maxAge` and `scopes`, checked once. */
+  private readonly requirements = new WeakMap<AuthenticatedOptions, RouteRequirements | null>();
 
   constructor(
     protected readonly reflector: Reflector,
@@ -74,8 +78,9 @@ export class AuthenticatedGuard implements CanActivate {
     // The memo lives as long as an HTTP request; a GraphQL context or a
     // WebSocket client outlives many messages, each authenticated again.
     if (!http) return this.decide(context, options, kind, request);
-    if (foundKind(request, kind)) return true;
-    const miss = this.acceptCached(context, request, kind);
+    const found = foundSession(request, kind);
+    if (found) return this.admits(context, options, found); // a global guard found it; this route may ask more
+    const miss = this.acceptCached(context, options, request, kind);
     return miss === true || this.decide(context, options, kind, request, miss);
   }
 
@@ -87,15 +92,34 @@ export class AuthenticatedGuard implements CanActivate {
    * (behind express-session) with every request through `decide`; 0.84 and
    * 0.85 with this path (bench/results/latest.md).
    */
-  private acceptCached(context: ExecutionContext, request: RequestLike, kind: string): true | CacheMiss | undefined {
+  private acceptCached(
+    context: ExecutionContext,
+    options: AuthenticatedOptions,
+    request: RequestLike,
+    kind: string,
+  ): true | CacheMiss | undefined {
     const service = this.services.get(kind);
     if (!service) return undefined; // looked up (or refused) by `decide`
     const token = this.extractToken(request, service.options.tokenFrom);
     if (token === undefined) return undefined;
     const { session, digests } = service.fromCache(token);
     if (!session) return { token, digests }; // `decide` goes on with them: one extraction, one hash a request
+    this.admits(context, options, session);
     this.record(context, request, true, kind, session);
     return true;
+  }
+
+  /**
+   * `true` when the route asks nothing more of a valid session than it has
+   * (`maxAge`, `scopes`); else the refusal, with its `WWW-Authenticate`.
+   */
+  private admits(context: ExecutionContext, options: AuthenticatedOptions, session: Session): true {
+    let requirements = this.requirements.get(options);
+    if (requirements === undefined) this.requirements.set(options, (requirements = routeRequirements(options)));
+    const refusal = requirements && unmet(requirements, session, Date.now());
+    if (!refusal) return true;
+    setHeader(this.getResponse(context), 'WWW-Authenticate', refusal.challenge);
+    throw refusal.exception;
   }
 
   private async decide(
@@ -107,7 +131,7 @@ export class AuthenticatedGuard implements CanActivate {
   ): Promise<boolean> {
     const http = context.getType<string>() === 'http';
     const service = this.getService(kind);
-    const token = miss?.token ?? this.extractToken(request, service.options.tokenFrom);
+    let token = miss?.token ?? this.extractToken(request, service.options.tokenFrom);
     if (token === undefined) {
       if (options.optional) return true;
       this.refuse(context, 'Bearer');
@@ -122,11 +146,29 @@ export class AuthenticatedGuard implements CanActivate {
       );
       throw new ServiceUnavailableException('Sessions are unavailable; try again shortly');
     }
-    const { session, extended } = resolution;
+    let { session, extended } = resolution;
     if (!session) this.refuse(context, 'Bearer error="invalid_token"');
-    if (http && extended) this.refreshCookie(context, request, service, token, session);
+    this.admits(context, options, session);
+    if (http && this.fromKindCookie(request, service, token)) {
+      // A cookie-borne current token older than `rotation.every` is reissued; one a
+      // rotation already replaced (inside its grace) never is, so racing requests
+      // cannot rotate the new token away.
+      const rotated = resolution.current ? await this.reissue(service, session, token) : null;
+      if (rotated) ({ session, token, extended } = { ...rotated, extended: true });
+      if (extended) this.sendCookie(context, service, token, session);
+    }
     this.record(context, request, http, kind, session);
     return true;
+  }
+
+  /** The guard's rotation, when due; a failure keeps the session and its token (it was found valid). */
+  private async reissue(service: SessionsService, session: Session, token: string): Promise<Rotated | null> {
+    try {
+      return await service.reissue(session, token);
+    } catch (error) {
+      this.logger.warn(`Rotating a "${service.name}" token failed (${failureKind(error)}); it keeps its token`);
+      return null;
+    }
   }
 
   /** Puts the session where `@CurrentSession()` (and, on HTTP, `request.authSession`) finds it. */
@@ -139,25 +181,24 @@ export class AuthenticatedGuard implements CanActivate {
       (request as Record<string, unknown>)[SESSION_REQUEST_KEY] = session;
   }
 
-  /**
-   * After a sliding extension, sends the token cookie again with a Max-Age that
-   * reaches the new expiry, when the token came from the kind's cookie.
-   */
-  private refreshCookie(
-    context: ExecutionContext,
-    request: RequestLike,
-    service: SessionsService,
-    token: string,
-    session: Session,
-  ): void {
+  /** Whether the request's token came from the kind's own cookie (only then is a cookie sent back). */
+  private fromKindCookie(request: RequestLike, service: SessionsService, token: string): boolean {
     const { tokenFrom, cookie } = service.options;
     const source = tokenFrom.find((s) => s.type === 'cookie' && s.name === cookie.name);
-    if (!source || extractToken(request, [source]) !== token) return;
+    return !!source && extractToken(request, [source]) === token;
+  }
+
+  /**
+   * Sends the token cookie again, with a Max-Age that reaches the session's
+   * expiry: after a sliding extension, or with the new token of a rotation.
+   */
+  private sendCookie(context: ExecutionContext, service: SessionsService, token: string, session: Session): void {
     const response = this.getResponse(context);
     try {
-      if (response) appendSetCookie(response as never, refreshedSessionCookie(cookie, token, session.expiresAt));
+      if (response)
+        appendSetCookie(response as never, refreshedSessionCookie(service.options.cookie, token, session.expiresAt));
     } catch {
-      // a response we cannot set headers on: the session stays valid, only its cookie is not refreshed
+      // a response we cannot set headers on: the session stays valid, only its cookie is not sent
     }
   }
 

@@ -5,7 +5,8 @@ type Decorator = ClassDecorator & MethodDecorator;
 
 /** The parts of `@nestjs/swagger` used here. */
 interface Swagger {
-  ApiSecurity(name: string | Record<string, string[]>): Decorator;
+  ApiSecurity(name: string | Record<string, string[]>, requirements?: string[]): Decorator;
+  ApiForbiddenResponse(options: { description: string }): Decorator;
   ApiBearerAuth(name: string): Decorator;
   ApiCookieAuth(name: string): Decorator;
   ApiUnauthorizedResponse(options: { description: string }): Decorator;
@@ -35,13 +36,24 @@ function loadSwagger(): Swagger | null {
  * wrote in its closure, so one instance shared by several routes would carry a
  * route's other requirements over to the next.
  */
-export function openApiSecurity(options: { optional?: boolean } = {}): Decorator[] {
+export function openApiSecurity(options: { optional?: boolean; scopes?: string[] } = {}): Decorator[] {
   const api = loadSwagger();
   if (!api) return [];
+  const scopes = options.scopes ?? [];
   return [
-    api.ApiSecurity(OPENAPI_SCHEMES.header),
-    api.ApiBearerAuth(OPENAPI_SCHEMES.bearer),
-    api.ApiCookieAuth(OPENAPI_SCHEMES.cookie),
+    // The route's scopes go in each requirement (OpenAPI 3.1 allows them for any scheme type).
+    ...(scopes.length > 0
+      ? [
+          api.ApiSecurity(OPENAPI_SCHEMES.header, scopes),
+          api.ApiSecurity(OPENAPI_SCHEMES.bearer, scopes),
+          api.ApiSecurity(OPENAPI_SCHEMES.cookie, scopes),
+          api.ApiForbiddenResponse({ description: `The session lacks a scope: ${scopes.join(', ')}` }),
+        ]
+      : [
+          api.ApiSecurity(OPENAPI_SCHEMES.header),
+          api.ApiBearerAuth(OPENAPI_SCHEMES.bearer),
+          api.ApiCookieAuth(OPENAPI_SCHEMES.cookie),
+        ]),
     // An empty requirement is how OpenAPI says "or no credentials at all".
     ...(options.optional ? [api.ApiSecurity({})] : []),
     api.ApiUnauthorizedResponse({ description: 'Missing, invalid or expired session token' }),

@@ -55,9 +55,9 @@ export function forgetSession(key: object): void {
   found.delete(key);
 }
 
-/** Whether a session of this kind was already found for this HTTP request. */
-export function foundKind(request: object, name: string): boolean {
-  return found.get(request)?.byKind[name] !== undefined;
+/** The session of this kind already found for this HTTP request, if any. */
+export function foundSession(request: object, name: string): Session | undefined {
+  return found.get(request)?.byKind[name];
 }
 
 /**

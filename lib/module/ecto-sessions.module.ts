@@ -13,8 +13,11 @@ import { resolveSessionsOptions } from '../options/resolve-options';
 import { SessionsService } from '../service/sessions.service';
 import { getSessionsOptionsToken, getSessionsToken } from './injection-tokens';
 
-/** Options that shape the table: MikroORM needs the entity before any factory runs. */
-const SHAPE_OPTIONS = ['tableName', 'schema', 'columns', 'entityName'] as const;
+/**
+ * Options that shape the table (the features add columns): MikroORM needs the
+ * entity before any factory runs.
+ */
+const SHAPE_OPTIONS = ['tableName', 'schema', 'columns', 'entityName', 'rotation', 'scopes', 'trackLastUsed'] as const;
 type ShapeOptions = Pick<EctoSessionsOptions, (typeof SHAPE_OPTIONS)[number]>;
 
 /** `forRootAsync` options: the factory, plus the kind's `name` and table shape, which must be known up front. */
@@ -48,8 +51,27 @@ export class EctoSessionsModule extends ConfigurableSessionsModule {
    * })
    */
   static forRootAsync(options: EctoSessionsAsyncOptions): DynamicModule {
-    const { name = DEFAULT_KIND, tableName, schema, columns, entityName, ...async } = options;
-    const shape: ShapeOptions & { name: string } = { name, tableName, schema, columns, entityName };
+    const {
+      name = DEFAULT_KIND,
+      tableName,
+      schema,
+      columns,
+      entityName,
+      rotation,
+      scopes,
+      trackLastUsed,
+      ...async
+    } = options;
+    const shape: ShapeOptions & { name: string } = {
+      name,
+      tableName,
+      schema,
+      columns,
+      entityName,
+      rotation,
+      scopes,
+      trackLastUsed,
+    };
     for (const key of Object.keys(shape) as Array<keyof typeof shape>) if (shape[key] === undefined) delete shape[key];
     const staticOptions = resolveSessionsOptions(shape);
     return this.withKind(super.forRootAsync(async), staticOptions, (raw: EctoSessionsOptions) => {

@@ -2,13 +2,15 @@ import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, ModuleRef, Reflector } from '@nestjs/core';
 import type { AuthenticatedOptions } from '../http/authenticated-options.interface';
 import { AUTHENTICATED_KEY, DEFAULT_KIND } from '../constants';
-import { UnknownKindError } from '../errors';
+import { SessionsOptionsError, UnknownKindError } from '../errors';
+import type { SessionsService } from '../service/sessions.service';
 import { getSessionsToken } from './injection-tokens';
 
 /**
  * Fails start-up when an `@Authenticated({ name })` names a kind no
- * `EctoSessionsModule.forRoot` registered: a typo should stop the deploy, not
- * answer 500 on the first request to that route.
+ * `EctoSessionsModule.forRoot` registered, or asks for `scopes` of a kind
+ * without them: a typo should stop the deploy, not answer 500 (or 403 to
+ * everyone) on the first request to that route.
  */
 @Injectable()
 export class AuthenticatedKindsCheck implements OnApplicationBootstrap {
@@ -21,8 +23,16 @@ export class AuthenticatedKindsCheck implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     const missing = new Map<string, string[]>();
-    for (const [name, where] of this.usedKinds()) {
-      if (this.registered(name)) continue;
+    for (const [name, where, options] of this.usedKinds()) {
+      const service = this.registered(name);
+      if (service && options.scopes?.length && !service.options.scopes) {
+        throw new SessionsOptionsError(
+          name,
+          'scopes',
+          `is off, but @Authenticated({ scopes }) on ${where} needs it: set scopes: true on the kind`,
+        );
+      }
+      if (service) continue;
       missing.set(name, [...(missing.get(name) ?? []), where]);
     }
     if (missing.size === 0) return;
@@ -35,16 +45,16 @@ export class AuthenticatedKindsCheck implements OnApplicationBootstrap {
   }
 
   /** Every kind an `@Authenticated()` names, with the class or handler it is on. */
-  private *usedKinds(): Generator<[string, string]> {
+  private *usedKinds(): Generator<[string, string, AuthenticatedOptions]> {
     for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
       const type = wrapper.metatype as (abstract new (...args: never[]) => unknown) | null | undefined;
       if (typeof type !== 'function' || !type.prototype || wrapper.inject) continue; // classes only, not factories
       const onClass = this.options(type);
-      if (onClass) yield [onClass.name ?? DEFAULT_KIND, type.name];
+      if (onClass) yield [onClass.name ?? DEFAULT_KIND, type.name, onClass];
       for (const method of this.scanner.getAllMethodNames(type.prototype)) {
         const handler = (type.prototype as Record<string, unknown>)[method];
         const options = typeof handler === 'function' ? this.options(handler) : undefined;
-        if (options) yield [options.name ?? DEFAULT_KIND, `${type.name}.${method}`];
+        if (options) yield [options.name ?? DEFAULT_KIND, `${type.name}.${method}`, options];
       }
     }
   }
@@ -53,12 +63,11 @@ export class AuthenticatedKindsCheck implements OnApplicationBootstrap {
     return this.reflector.get<AuthenticatedOptions | undefined>(AUTHENTICATED_KEY, target as never);
   }
 
-  private registered(name: string): boolean {
+  private registered(name: string): SessionsService | undefined {
     try {
-      this.moduleRef.get(getSessionsToken(name), { strict: false });
-      return true;
+      return this.moduleRef.get<SessionsService>(getSessionsToken(name), { strict: false });
     } catch {
-      return false;
+      return undefined;
     }
   }
 }

@@ -26,6 +26,10 @@ export const DEFAULTS = {
   /** `null`: as the ORM's `preferReadReplicas` says. */
   preferReadReplicas: null,
   listenUrl: null,
+  rotation: null,
+  scopes: false,
+  trackLastUsed: null,
+  maxPerUser: null,
   cache: { ttl: '30s', max: 10_000 },
   cookie: { name: 'auth_token', httpOnly: true, secure: true, sameSite: 'lax', path: '/' },
 } as const;

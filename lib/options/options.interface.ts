@@ -50,6 +50,31 @@ export interface SessionCacheOptions {
   max?: number;
 }
 
+/** Token rotation of a kind (`rotate()`, and the guard's reissue with `every`). */
+export interface RotationOptions {
+  /** How long the token a rotation replaced keeps authenticating (requests in flight, other tabs); `0` = not at all. */
+  grace: Duration;
+  /**
+   * The guard reissues a cookie-borne token older than this (counted from the last
+   * rotation, else the login) and sends the new cookie. Header tokens are never
+   * reissued: the client could not learn the new one. @default null (only `rotate()`)
+   */
+  every?: Duration | null;
+}
+
+/** The per-user cap of a kind's valid sessions. */
+export interface MaxPerUserOptions {
+  /** Most valid sessions one value of `column` may have. */
+  max: number;
+  /**
+   * At the cap, `create` expires the oldest valid sessions (`'expireOldest'`) or
+   * throws `SessionLimitError` (`'refuse'`). @default 'expireOldest'
+   */
+  onLimit?: 'expireOldest' | 'refuse';
+  /** The extra column that names the user. @default 'userId' */
+  column?: string;
+}
+
 /** Options of one kind of session (`EctoSessionsModule.forRoot`). */
 export interface EctoSessionsOptions extends SessionEventHooks {
   /** The kind's name; each name has its own table, service and guard. @default 'default' */
@@ -123,6 +148,25 @@ export interface EctoSessionsOptions extends SessionEventHooks {
    * and replica reads stay on the primary. @default the ORM's own connection settings
    */
   listenUrl?: string;
+  /**
+   * Token rotation: `rotate()` gives a session a new token; the one it replaced
+   * keeps authenticating for `grace`, an older one never. Adds the columns
+   * `previous_auth_token_digest` (indexed) and `rotated_at`. @default null (off)
+   */
+  rotation?: RotationOptions | null;
+  /**
+   * Scopes (abilities) on each session: `create({ scopes })`, `update(s, { scopes })`,
+   * `@Authenticated({ scopes })`. Adds the jsonb column `scopes`. @default false
+   */
+  scopes?: boolean;
+  /**
+   * Records `lastUsedAt` on successful authentications, written at most once per
+   * this interval per session, however many requests race. Adds the column
+   * `last_used_at`. @default null (off: no write at all)
+   */
+  trackLastUsed?: Duration | null;
+  /** At most `max` valid sessions per user, enforced atomically at `create`. @default null (no cap) */
+  maxPerUser?: MaxPerUserOptions | null;
   /** MikroORM entity name of this kind. @default 'Session' for the default kind, else `<Name>Session` */
   entityName?: string;
   /** A MikroORM instance to use instead of the one `@mikro-orm/nestjs` provides. @default the injected `MikroORM` */
@@ -152,6 +196,10 @@ export interface ResolvedSessionsOptions extends SessionEventHooks {
   statementTimeout: number | null;
   preferReadReplicas: boolean | null;
   listenUrl: string | null;
+  rotation: { grace: number; every: number | null } | null;
+  scopes: boolean;
+  trackLastUsed: number | null;
+  maxPerUser: { max: number; onLimit: 'expireOldest' | 'refuse'; column: string } | null;
   entityName: string;
   orm: MikroORM | undefined;
 }

@@ -6,6 +6,7 @@ import { assertTokenLength, isHashAlgorithm } from '../tokens/auth-token';
 import { DEFAULT_COLUMNS, DEFAULTS } from './defaults';
 import { parseDuration } from './duration';
 import type { EctoSessionsOptions, ResolvedSessionsOptions } from './options.interface';
+import { resolveMaxPerUser, resolveRotation, resolveTrackLastUsed } from './resolve-features';
 import {
   isIdentifier,
   pascalCase,
@@ -22,7 +23,7 @@ export { DEFAULT_COLUMNS } from './defaults';
 /** A default duration in seconds. */
 const seconds = (duration: string): number => parseDuration(duration)!;
 
-const HOOKS = ['onCreated', 'onExtended', 'onExpired', 'onDeleted', 'onPruned'] as const;
+const HOOKS = ['onCreated', 'onExtended', 'onExpired', 'onDeleted', 'onPruned', 'onRotated'] as const;
 
 /** Every option, checked by the compiler against `EctoSessionsOptions`: none missing, none extra. */
 const OPTIONS: Record<keyof EctoSessionsOptions, true> = {
@@ -47,6 +48,10 @@ const OPTIONS: Record<keyof EctoSessionsOptions, true> = {
   statementTimeout: true,
   preferReadReplicas: true,
   listenUrl: true,
+  rotation: true,
+  scopes: true,
+  trackLastUsed: true,
+  maxPerUser: true,
   entityName: true,
   orm: true,
   onCreated: true,
@@ -54,6 +59,7 @@ const OPTIONS: Record<keyof EctoSessionsOptions, true> = {
   onExpired: true,
   onDeleted: true,
   onPruned: true,
+  onRotated: true,
 };
 const OPTION_NAMES: ReadonlySet<string> = new Set(Object.keys(OPTIONS));
 
@@ -186,6 +192,9 @@ export function resolveSessionsOptions(options: EctoSessionsOptions = {}): Resol
   const listenUrl = options.listenUrl ?? DEFAULTS.listenUrl;
   if (listenUrl !== null && !isConnectionString(listenUrl))
     fail('listenUrl', `must be a postgres:// or postgresql:// connection string, got ${describeValue(listenUrl)}`);
+  const rotation = resolveRotation(options.rotation, fail);
+  const trackLastUsed = resolveTrackLastUsed(options.trackLastUsed, fail);
+  const maxPerUser = resolveMaxPerUser(options.maxPerUser, columns, fail);
   for (const hook of HOOKS) {
     if (options[hook] !== undefined && typeof options[hook] !== 'function') fail(hook, 'must be a function');
   }
@@ -220,6 +229,10 @@ export function resolveSessionsOptions(options: EctoSessionsOptions = {}): Resol
     statementTimeout,
     preferReadReplicas,
     listenUrl,
+    rotation,
+    scopes: bool('scopes', DEFAULTS.scopes),
+    trackLastUsed,
+    maxPerUser,
     entityName,
     orm: options.orm,
     onCreated: options.onCreated,
@@ -227,5 +240,6 @@ export function resolveSessionsOptions(options: EctoSessionsOptions = {}): Resol
     onExpired: options.onExpired,
     onDeleted: options.onDeleted,
     onPruned: options.onPruned,
+    onRotated: options.onRotated,
   };
 }

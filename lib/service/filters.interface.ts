@@ -31,6 +31,8 @@ export interface ListOptions {
 export interface CreateSessionAttrs<Data extends object = Record<string, any>> {
   data?: Data;
   userId?: FilterValue;
+  /** With the kind's `scopes: true`: what the session may do (`'*'` = everything). @default [] */
+  scopes?: string[];
   [column: string]: unknown;
 }
 

@@ -15,6 +15,10 @@ import { logger } from '../logger';
 import { missingTable, tableExists } from '../store/table-check';
 import { ReadFloor } from '../replicas/read-floor';
 import { ReplicaReads } from '../replicas/replica-reads';
+import { LastUse } from '../security/last-use';
+import { TokenRotation } from '../security/rotation';
+import { SessionCap } from '../security/session-cap';
+import { SecurityStatements } from '../store/security-statements';
 
 /** The parts a kind's `SessionsService` works with, each of one job. */
 export interface KindParts {
@@ -30,6 +34,10 @@ export interface KindParts {
   digests: TokenDigests;
   resolver: TokenResolver;
   replicas: ReplicaReads;
+  /** With `rotation`. */
+  rotation: TokenRotation | undefined;
+  /** With `maxPerUser`. */
+  cap: SessionCap | undefined;
 }
 
 /** Builds a kind's parts from its options, wired to each other. */
@@ -70,6 +78,15 @@ export function kindParts(options: ResolvedSessionsOptions, orm: MikroORM): Kind
   );
   const rows = new SessionRows(options);
   const digests = new TokenDigests(options, options.secrets);
+  const security = new SecurityStatements(statements);
+  const rotation = options.rotation
+    ? new TokenRotation(options, security, runner, rows, digests, revocations, events)
+    : undefined;
+  const lastUse =
+    options.trackLastUsed === null ? undefined : new LastUse(options.name, options.trackLastUsed, security, runner);
+  const cap = options.maxPerUser
+    ? new SessionCap(options, orm, statements, security, runner, rows, revocations, events)
+    : undefined;
   return {
     statements,
     rows,
@@ -81,8 +98,20 @@ export function kindParts(options: ResolvedSessionsOptions, orm: MikroORM): Kind
     cache,
     listener,
     digests,
-    resolver: new TokenResolver(digests, statements, rows, runner, sliding, cache, options.extendThreshold),
+    resolver: new TokenResolver(
+      digests,
+      statements,
+      rows,
+      runner,
+      sliding,
+      cache,
+      options.extendThreshold,
+      lastUse,
+      rotation,
+    ),
     replicas,
+    rotation,
+    cap,
   };
 }
 

@@ -14,7 +14,8 @@ import type { SessionRows } from '../store/rows';
 import { Session, sessionEntity } from '../store/session.entity';
 import type { StatementRunner } from '../store/statement-runner';
 import type { SessionStatements, Where } from '../store/statements';
-import { assertData, describeValue, isPlainObject, isUuid } from '../store/values';
+import { describeValue, isUuid } from '../store/values';
+import { checkAttributes, type Created, idOf, type SessionOrId } from './attributes';
 import { generateToken } from '../tokens/auth-token';
 import type { TokenDigests } from '../tokens/token-digests';
 import type { ReplicaReads } from '../replicas/replica-reads';
@@ -28,9 +29,9 @@ import type {
 } from './filters.interface';
 import { checkTable, type KindParts, kindParts, startKind } from './kind-parts';
 import type { Resolution, TokenResolver } from './token-resolver';
+import type { Rotated } from '../security/rotation';
 
-/** A session or its id. */
-export type SessionOrId = Session | string;
+export type { SessionOrId } from './attributes';
 
 /** A kind's options as the service shows them: without its secrets and ORM instance. */
 export type KindOptions = Omit<ResolvedSessionsOptions, 'secrets' | 'orm'>;
@@ -144,28 +145,40 @@ export class SessionsService<Data extends object = Record<string, any>>
    * Creates a session. The returned `token` is the only copy of the plaintext:
    * hand it to the client; only its digest is stored.
    */
-  async create(attrs: CreateSessionAttrs<Data> = {}): Promise<{ session: Session<Data>; token: string }> {
-    if (!isPlainObject(attrs))
-      throw new TypeError(`create: attributes must be a plain object, got ${describeValue(attrs)}`);
-    const { data = {} as Data, ...columns } = attrs;
-    assertData('create', data);
-    this.assertColumns('create', columns);
+  async create(attrs: CreateSessionAttrs<Data> = {}): Promise<Created<Data>> {
+    const { data = {} as Data, ...columns } = checkAttributes('create', attrs, this.options);
     const token = this.options.tokenPrefix + generateToken(this.options.tokenLength);
     const now = new Date();
-    const [row] = await this.runner.run<Record<string, unknown>[]>(
-      this.statements.insert({
-        ...columns,
-        id: randomUUID(),
-        authTokenDigest: this.digests.forNew(token),
-        data,
-        expiresAt: this.sliding.expiryAt(now, now),
-        insertedAt: now,
-        updatedAt: now,
-      }),
-    );
-    const session = this.rows.toSession(row) as Session<Data>;
+    const insert = this.statements.insert({
+      ...columns,
+      id: randomUUID(),
+      authTokenDigest: this.digests.forNew(token),
+      data,
+      expiresAt: this.sliding.expiryAt(now, now),
+      insertedAt: now,
+      updatedAt: now,
+    });
+    const capped = this.parts.cap
+      ? await this.parts.cap.insert(columns, insert)
+      : { row: (await this.runner.run<Record<string, unknown>[]>(insert))[0], expired: undefined };
+    const session = this.rows.toSession(capped.row) as Session<Data>;
     this.events.emit('created', { kind: this.name, session });
-    return { session, token };
+    return capped.expired ? { session, token, expired: capped.expired as Session<Data>[] } : { session, token };
+  }
+
+  /**
+   * Gives a valid session a new token (with `rotation`): same id, data, columns
+   * and `insertedAt` (its login). The token it replaces keeps authenticating
+   * for `rotation.grace`, an older one never. `null` when the session is not
+   * valid. The returned `token` is the only copy of the plaintext.
+   */
+  async rotate(session: SessionOrId): Promise<{ session: Session<Data>; token: string } | null> {
+    const id = idOf('rotate', session);
+    if (!this.parts.rotation) {
+      throw new TypeError(`rotate: kind "${this.name}" has no rotation; set its option rotation: { grace }`);
+    }
+    if (!isUuid(id)) return null;
+    return (await this.parts.rotation.rotate(id)) as { session: Session<Data>; token: string } | null;
   }
 
   /**
@@ -194,6 +207,17 @@ export class SessionsService<Data extends object = Record<string, any>>
   fromCache(token: string): { session: Session<Data> | undefined; digests: string[] } {
     const digests = this.resolver.digestsOf(token);
     return { session: this.resolver.fromCache<Data>(digests, this.options.extendOnUse), digests };
+  }
+
+  /**
+   * The guard's rotation of a cookie-borne current token, when `rotation.every`
+   * has passed: the new token and session, or `null` (not due, or another
+   * request rotated it first).
+   * @internal
+   */
+  reissue(session: Session, token: string): Promise<Rotated | null> | null {
+    const rotation = this.parts.rotation;
+    return rotation?.isDue(session, Date.now()) ? rotation.reissue(session, token) : null;
   }
 
   /** The first session matching the filters (newest first), or `null`. */
@@ -239,11 +263,7 @@ export class SessionsService<Data extends object = Record<string, any>>
     options: { merge?: boolean } = {},
   ): Promise<Session<Data> | null> {
     const id = idOf('update', session);
-    if (!isPlainObject(attrs))
-      throw new TypeError(`update: attributes must be a plain object, got ${describeValue(attrs)}`);
-    const { data, ...columns } = attrs;
-    if (data !== undefined) assertData('update', data);
-    this.assertColumns('update', columns);
+    const { data, ...columns } = checkAttributes('update', attrs, this.options);
     if (!isUuid(id)) return null;
     const statement = this.statements.update(id, { data, ...columns }, new Date(), options?.merge === true);
     const rows = await this.revocations.revoke([id], () => this.runner.run<Record<string, unknown>[]>(statement));
@@ -346,22 +366,4 @@ export class SessionsService<Data extends object = Record<string, any>>
     for (const row of rows) this.events.emit('deleted', { kind: this.name, session: this.rows.toSession(row) });
     return rows.length;
   }
-
-  private assertColumns(method: string, columns: Record<string, unknown>): void {
-    for (const key of Object.keys(columns)) {
-      if (!(key in this.options.columns)) {
-        throw new TypeError(
-          `${method}: unknown attribute "${key}"; known: data, ${Object.keys(this.options.columns).join(', ')}`,
-        );
-      }
-    }
-  }
-}
-
-function idOf(method: string, session: unknown): string {
-  if (typeof session === 'string') return session;
-  if (typeof session === 'object' && session !== null && typeof (session as Session).id === 'string') {
-    return (session as Session).id;
-  }
-  throw new TypeError(`${method}: expected a session or its id, got ${describeValue(session)}`);
 }

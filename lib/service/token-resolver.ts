@@ -5,6 +5,8 @@ import type { Session } from '../store/session.entity';
 import type { StatementRunner } from '../store/statement-runner';
 import type { SessionStatements } from '../store/statements';
 import type { TokenDigests } from '../tokens/token-digests';
+import type { LastUse } from '../security/last-use';
+import type { TokenRotation } from '../security/rotation';
 
 /**
  * What resolving a request's token found, for the guard: the valid session (or
@@ -13,9 +15,11 @@ import type { TokenDigests } from '../tokens/token-digests';
 export interface Resolution<Data extends object = Record<string, any>> {
   session: Session<Data> | null;
   extended: boolean;
+  /** Whether the token is the session's current one, not one a rotation replaced (inside its grace). */
+  current: boolean;
 }
 
-const NONE: Resolution<any> = Object.freeze({ session: null, extended: false });
+const NONE: Resolution<any> = Object.freeze({ session: null, extended: false, current: false });
 
 /**
  * A request's path below the guard: a token that cannot be ours is refused
@@ -31,6 +35,8 @@ export class TokenResolver {
     private readonly sliding: SlidingExtension,
     private readonly cache: SessionCache | undefined,
     private readonly extendThreshold: number | null,
+    private readonly lastUse: LastUse | undefined,
+    private readonly rotation: TokenRotation | undefined,
   ) {}
 
   /** The digests a token may be stored under; none (and no hashing) for one that cannot be ours. */
@@ -39,15 +45,17 @@ export class TokenResolver {
   }
 
   /**
-   * The session the cache holds under these digests when no extension is due,
-   * without a promise; else `undefined` (then `resolve`, with the same digests).
-   * See the guard's `acceptCached` for what this buys.
+   * The session the cache holds under these digests when no extension (nor a
+   * rotation) is due, without a promise; else `undefined` (then `resolve`, with
+   * the same digests). See the guard's `acceptCached` for what this buys.
    */
   fromCache<Data extends object>(digests: string[], extend: boolean): Session<Data> | undefined {
     if (!this.cache?.isUsable || digests.length === 0) return undefined;
     const now = new Date();
     const session = this.cache.get(digests[0], now) as Session<Data> | undefined;
     if (!session || (extend && this.sliding.isDue(session, now, this.extendThreshold))) return undefined;
+    if (this.rotation?.isDue(session, now.getTime())) return undefined;
+    this.lastUse?.record(session, now.getTime(), false);
     return session;
   }
 
@@ -60,14 +68,19 @@ export class TokenResolver {
     if (digests.length === 0) return NONE;
     const now = new Date();
     let session = this.cache?.get(digests[0], now) as Session<Data> | undefined;
+    let current = true; // the cache holds sessions under their current token only
     if (!session) {
       const stamp = this.cache?.stamp ?? 0; // a revocation meanwhile keeps this row out of the cache
       const rows = await this.runner.lookup(this.statements.lookup(digests), () => this.statements.lookupText(digests));
       if (rows.length === 0) return NONE;
       session = this.rows.toSession(rows[0]) as Session<Data>;
-      this.cache?.set(digests[0], this.rows.toSession(rows[0]), stamp);
+      // With rotation, the row may have matched by the token it replaced: that one is never cached (its grace ends).
+      current = digests.includes(session.authTokenDigest);
+      if (current) this.cache?.set(digests[0], this.rows.toSession(rows[0]), stamp);
     }
     const sliding = extend && this.sliding.slideIfDue(session, now, this.extendThreshold);
-    return { session, extended: sliding === false ? false : await sliding };
+    const extended = sliding === false ? false : await sliding;
+    this.lastUse?.record(session, now.getTime(), extended);
+    return { session, extended, current };
   }
 }

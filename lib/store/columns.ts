@@ -22,6 +22,8 @@ export interface Column {
   nullable: boolean;
   /** Length of a `string` column. */
   length?: number;
+  /** Written but never read back onto a session (the previous token's digest). */
+  writeOnly?: true;
 }
 
 /**
@@ -37,14 +39,49 @@ export const BUILT_IN_COLUMNS: readonly Column[] = [
   { property: 'updatedAt', field: 'updated_at', type: 'datetime', nullable: false },
 ];
 
-/** Properties of every session, stored or computed: an extra column may not reuse them. */
+/**
+ * The columns each opt-in security feature adds (DESIGN §6); a kind that uses
+ * none keeps the seed's table exactly. Times here are `timestamptz`, as the
+ * schema generator makes them, and are written with the database's clock.
+ */
+export const FEATURE_COLUMNS = {
+  rotation: [
+    {
+      property: 'previousAuthTokenDigest',
+      field: 'previous_auth_token_digest',
+      type: 'string',
+      nullable: true,
+      length: 255,
+      writeOnly: true,
+    },
+    { property: 'rotatedAt', field: 'rotated_at', type: 'datetime', nullable: true },
+  ],
+  scopes: [{ property: 'scopes', field: 'scopes', type: 'json', nullable: false }],
+  trackLastUsed: [{ property: 'lastUsedAt', field: 'last_used_at', type: 'datetime', nullable: true }],
+} as const satisfies Record<string, readonly Column[]>;
+
+/** Which features a kind has on: the parts of its options that add columns. */
+export interface FeatureSwitches {
+  rotation: unknown;
+  scopes: boolean;
+  trackLastUsed: number | null;
+}
+
+const ALL_FEATURE_COLUMNS: readonly Column[] = Object.values(FEATURE_COLUMNS).flat();
+
+/**
+ * Properties of every session, stored or computed, and of every feature's
+ * columns: an extra column may not reuse them.
+ */
 export const BUILT_IN_PROPERTIES: ReadonlySet<string> = new Set([
-  ...BUILT_IN_COLUMNS.map((c) => c.property),
+  ...[...BUILT_IN_COLUMNS, ...ALL_FEATURE_COLUMNS].map((c) => c.property),
   'isExpired',
 ]);
 
-/** Column names of every session table: an extra column may not reuse them. */
-export const BUILT_IN_FIELDS: ReadonlySet<string> = new Set(BUILT_IN_COLUMNS.map((c) => c.field));
+/** Column names of every session table and feature: an extra column may not reuse them. */
+export const BUILT_IN_FIELDS: ReadonlySet<string> = new Set(
+  [...BUILT_IN_COLUMNS, ...ALL_FEATURE_COLUMNS].map((c) => c.field),
+);
 
 /** An extra column as the resolved options hold it. */
 export interface ExtraColumn {
@@ -55,10 +92,13 @@ export interface ExtraColumn {
   length: number;
 }
 
-/** The built-in columns, then the kind's extra ones. */
-export function columnsOf(extra: Record<string, ExtraColumn>): Column[] {
+/** The built-in columns, those of the features the kind has on, then its extra ones. */
+export function columnsOf(extra: Record<string, ExtraColumn>, features?: FeatureSwitches): Column[] {
   return [
     ...BUILT_IN_COLUMNS,
+    ...(features?.rotation ? FEATURE_COLUMNS.rotation : []),
+    ...(features?.scopes ? FEATURE_COLUMNS.scopes : []),
+    ...(features?.trackLastUsed != null ? FEATURE_COLUMNS.trackLastUsed : []),
     ...Object.entries(extra).map(([property, c]) => ({
       property,
       field: c.fieldName,

@@ -12,8 +12,10 @@ export class SessionRows {
   private readonly columns: Column[];
   private readonly absoluteTtlMs: number | null;
 
-  constructor(options: Pick<ResolvedSessionsOptions, 'columns' | 'absoluteTtl'>) {
-    this.columns = columnsOf(options.columns);
+  constructor(
+    options: Pick<ResolvedSessionsOptions, 'columns' | 'absoluteTtl' | 'rotation' | 'scopes' | 'trackLastUsed'>,
+  ) {
+    this.columns = columnsOf(options.columns, options).filter((column) => !column.writeOnly);
     this.absoluteTtlMs = options.absoluteTtl === null ? null : options.absoluteTtl * 1000;
   }
 

@@ -1,6 +1,6 @@
 import { EntitySchema, type EntitySchemaProperty } from '@mikro-orm/core';
 import type { ResolvedSessionsOptions } from '../options/options.interface';
-import { columnsOf } from './columns';
+import { columnsOf, type FeatureSwitches } from './columns';
 
 /** Each session's digest, where no spread, `Object.keys`, `util.inspect` or serializer can see it. */
 const digests = new WeakMap<object, string>();
@@ -29,6 +29,12 @@ export class Session<Data extends object = Record<string, any>> {
   updatedAt!: Date;
   /** The default extra column. */
   userId?: string | null;
+  /** With `scopes: true`: what the session may do (`'*'` = everything). */
+  scopes?: string[];
+  /** With `trackLastUsed`: the last recorded use (at most one write per interval), `null` until the first. */
+  lastUsedAt?: Date | null;
+  /** With `rotation`: when the token was last replaced, `null` if never. `insertedAt` stays the login. */
+  rotatedAt?: Date | null;
   /** Other extra columns, by property name. */
   [column: string]: unknown;
 
@@ -55,7 +61,17 @@ function kindClass(entityName: string): typeof Session {
 }
 
 /** The parts of the options that shape the table. */
-export type EntityShape = Pick<ResolvedSessionsOptions, 'entityName' | 'tableName' | 'schema' | 'columns'>;
+export type EntityShape = Pick<ResolvedSessionsOptions, 'entityName' | 'tableName' | 'schema' | 'columns'> &
+  Partial<FeatureSwitches>;
+
+/** The features of a shape, as `columnsOf` reads them (absent = off). */
+function featuresOf(shape: EntityShape): FeatureSwitches {
+  return {
+    rotation: shape.rotation ?? null,
+    scopes: shape.scopes === true,
+    trackLastUsed: shape.trackLastUsed ?? null,
+  };
+}
 
 const schemas = new Map<string, EntitySchema<Session>>();
 
@@ -69,7 +85,16 @@ const schemas = new Map<string, EntitySchema<Session>>();
  * `entities: [sessionEntity(resolveSessionsOptions({ tableName: 'api_keys' }))]`.
  */
 export function sessionEntity(shape: EntityShape): EntitySchema<Session> {
-  const key = JSON.stringify([shape.entityName, shape.tableName, shape.schema ?? null, shape.columns]);
+  const features = featuresOf(shape);
+  const key = JSON.stringify([
+    shape.entityName,
+    shape.tableName,
+    shape.schema ?? null,
+    shape.columns,
+    !!features.rotation,
+    features.scopes,
+    features.trackLastUsed !== null,
+  ]);
   let schema = schemas.get(key);
   if (!schema) {
     schema = buildSchema(shape);
@@ -83,11 +108,15 @@ const BUILT_IN_EXTRAS: Record<string, Partial<EntitySchemaProperty<any, Session>
   id: { primary: true },
   authTokenDigest: { hidden: true },
   data: { default: "'{}'", defaultRaw: "'{}'" },
+  previousAuthTokenDigest: { hidden: true },
+  scopes: { default: "'[]'", defaultRaw: "'[]'" },
 };
 
-function buildSchema({ entityName, tableName, schema, columns }: EntityShape): EntitySchema<Session> {
+function buildSchema(shape: EntityShape): EntitySchema<Session> {
+  const { entityName, tableName, schema, columns } = shape;
+  const features = featuresOf(shape);
   const properties: Record<string, EntitySchemaProperty<any, Session>> = {};
-  for (const column of columnsOf(columns)) {
+  for (const column of columnsOf(columns, features)) {
     properties[column.property] = <EntitySchemaProperty<any, Session>>{
       type: column.type,
       fieldName: column.field,
@@ -109,6 +138,10 @@ function buildSchema({ entityName, tableName, schema, columns }: EntityShape): E
     uniques: [{ properties: ['authTokenDigest'], name: indexName('auth_token_digest') }],
     indexes: [
       { properties: ['expiresAt'], name: indexName('expires_at') },
+      // The lookup of a token inside its grace reads this column.
+      ...(features.rotation
+        ? [{ properties: ['previousAuthTokenDigest'], name: indexName('previous_auth_token_digest') }]
+        : []),
       ...indexed.map(([property, column]) => ({ properties: [property], name: indexName(column.fieldName) })),
     ] as any,
   });

@@ -2,7 +2,7 @@ import type { ResolvedSessionsOptions } from '../options/options.interface';
 import type { ListOptions, SessionFilters, SessionStatus } from '../service/filters.interface';
 import { type Column, columnsOf } from './columns';
 import { DB_NOW, epoch, epochMs, iso } from './timestamps';
-import { Validity } from './validity';
+import { LAST_USE_DUE, Validity } from './validity';
 import { assertString, assertValue, describeValue, isPlainObject, isUuid } from './values';
 
 /** A column with its quoted name, as the statements write it. */
@@ -32,18 +32,24 @@ export class SessionStatements {
   readonly table: string;
   readonly columns: SqlColumn[];
   private readonly byProperty = new Map<string, SqlColumn>();
-  private readonly extraProperties: Set<string>;
-  private readonly returning: string;
+  /** Properties `create` and `update` may set besides `data`: the extra columns, and `scopes` when on. */
+  private readonly writable: Set<string>;
+  /** The columns a statement gives back: all but the write-only ones. */
+  readonly returning: string;
   readonly selectByDigest: string[];
-  private readonly validity: Validity;
+  readonly validity: Validity;
+  /** With rotation: the grace, in seconds, of a replaced token. */
+  private readonly grace: number | null;
 
   constructor(private readonly options: ResolvedSessionsOptions) {
     this.table = (options.schema ? `${quote(options.schema)}.` : '') + quote(options.tableName);
-    this.extraProperties = new Set(Object.keys(options.columns));
+    this.writable = new Set([...Object.keys(options.columns), ...(options.scopes ? ['scopes'] : [])]);
     this.validity = new Validity(options.absoluteTtl);
-    this.columns = columnsOf(options.columns).map((column) => ({ ...column, quoted: quote(column.field) }));
+    this.grace = options.rotation?.grace ?? null;
+    this.columns = columnsOf(options.columns, options).map((column) => ({ ...column, quoted: quote(column.field) }));
     for (const column of this.columns) this.byProperty.set(column.property, column);
     this.returning = this.columns
+      .filter((c) => !c.writeOnly)
       .map((c) => (c.type === 'datetime' ? `${epochMs(c.quoted)} AS ${c.quoted}` : c.quoted))
       .join(', ');
     // One statement per number of accepted secrets (rotation): `= ?` or `IN (?, ?)`.
@@ -51,15 +57,22 @@ export class SessionStatements {
     this.selectByDigest = [];
     for (let n = 1; n <= digests; n++) {
       const match = n === 1 ? '= ?' : `IN (${Array(n).fill('?').join(', ')})`;
+      // With rotation, the token a rotation replaced matches too, inside its grace
+      // by the database's clock (both columns indexed: a bitmap OR of two lookups).
+      const digest =
+        this.grace === null
+          ? `"auth_token_digest" ${match}`
+          : `("auth_token_digest" ${match} OR ("previous_auth_token_digest" ${match} AND ` +
+            `${epoch('"rotated_at"')} > ${DB_NOW} - ?))`;
       this.selectByDigest[n] =
-        `SELECT ${this.returning} FROM ${this.table} WHERE "auth_token_digest" ${match} AND ` +
-        `${this.validity.now().sql} LIMIT 1`;
+        `SELECT ${this.returning} FROM ${this.table} WHERE ${digest} AND ${this.validity.now().sql} LIMIT 1`;
     }
   }
 
   /** The lookup `authenticate` sends: the digests; validity by the database's clock. */
   lookup(digests: string[]): Statement {
-    return { sql: this.selectByDigest[digests.length], params: [...digests, ...this.validity.now().params] };
+    const match = this.grace === null ? digests : [...digests, ...digests, this.grace];
+    return { sql: this.selectByDigest[digests.length], params: [...match, ...this.validity.now().params] };
   }
 
   /**
@@ -69,18 +82,20 @@ export class SessionStatements {
    * such characters first.
    */
   lookupText(digests: string[]): string {
-    for (const digest of digests) {
-      if (!/^[A-Za-z0-9_-]+$/.test(digest)) throw new TypeError('lookup: a digest of unexpected characters');
-    }
+    const values = this.lookup(digests).params.map((param) => {
+      if (typeof param === 'number') return String(param);
+      if (typeof param !== 'string' || !/^[A-Za-z0-9_-]+$/.test(param))
+        throw new TypeError('lookup: a digest of unexpected characters');
+      return `'${param}'`;
+    });
     let n = 0;
-    const values = [...digests.map((d) => `'${d}'`), ...this.validity.now().params.map((p) => String(Number(p)))];
     return this.selectByDigest[digests.length].replace(/\?/g, () => values[n++]);
   }
 
   insert(values: Record<string, unknown>): Statement {
     const columns = this.columns.filter((c) => values[c.property] !== undefined);
     for (const c of columns)
-      if (this.extraProperties.has(c.property)) assertValue('create', 'attribute', c, values[c.property]);
+      if (this.writable.has(c.property)) assertValue('create', 'attribute', c, values[c.property]);
     const placeholders = columns.map((c) => (c.type === 'json' ? '?::jsonb' : '?'));
     return {
       sql:
@@ -98,13 +113,33 @@ export class SessionStatements {
    * request, or done by an instance whose clock disagrees with this one's, is
    * never undone (the request's own `now` may be seconds old or skewed).
    */
-  extend(id: string, expiresAt: Date, now: Date, threshold: number, whileValid: boolean): Statement {
+  extend(
+    id: string,
+    expiresAt: Date,
+    now: Date,
+    threshold: number,
+    whileValid: boolean,
+    lastUseInterval: number | null = null,
+  ): Statement {
     const bound = iso(new Date(expiresAt.getTime() - threshold * 1000));
+    const valid = whileValid ? this.validity.now() : { sql: '', params: [] };
+    // With trackLastUsed, a due last use rides along: one write for both.
+    const lastUse =
+      lastUseInterval === null
+        ? ''
+        : `, "last_used_at" = CASE WHEN ${LAST_USE_DUE} THEN clock_timestamp() ELSE "last_used_at" END`;
     return {
       sql:
-        `UPDATE ${this.table} SET "expires_at" = ?, "updated_at" = ? ` +
-        `WHERE "id" = ? AND "expires_at" < ?${whileValid ? ` AND ${this.validity.now().sql}` : ''} RETURNING "id"`,
-      params: [iso(expiresAt), iso(now), id, bound, ...(whileValid ? this.validity.now().params : [])],
+        `UPDATE ${this.table} SET "expires_at" = ?, "updated_at" = ?${lastUse} ` +
+        `WHERE "id" = ? AND "expires_at" < ?${whileValid ? ` AND ${valid.sql}` : ''} RETURNING "id"`,
+      params: [
+        iso(expiresAt),
+        iso(now),
+        ...(lastUseInterval === null ? [] : [lastUseInterval]),
+        id,
+        bound,
+        ...valid.params,
+      ],
     };
   }
 
@@ -115,10 +150,10 @@ export class SessionStatements {
     for (const [property, value] of Object.entries(values)) {
       if (value === undefined) continue;
       const column = this.column(property, 'update');
-      if (property !== 'data' && !this.extraProperties.has(property)) {
+      if (property !== 'data' && !this.writable.has(property)) {
         throw new TypeError(`update: "${property}" cannot be changed`);
       }
-      if (this.extraProperties.has(property)) assertValue('update', 'attribute', column, value);
+      if (this.writable.has(property)) assertValue('update', 'attribute', column, value);
       const merge = mergeData && property === 'data' ? `${column.quoted} || ` : '';
       sets.push(`${column.quoted} = ${merge}${column.type === 'json' ? '?::jsonb' : '?'}`);
       params.push(toParam(column, value));
@@ -138,13 +173,15 @@ export class SessionStatements {
    * written as `inserted_at` plus the seconds between, which gives the column's
    * own type (a naive `timestamp` holds UTC wall time) in any session TimeZone.
    */
-  expire(id: string, at: Date): Statement {
+  expire(ids: string | string[], at: Date): Statement {
+    const list = typeof ids === 'string' ? [ids] : ids;
     const floored = `"inserted_at" + make_interval(secs => (floor(${DB_NOW}) - ${epoch('"inserted_at"')})::float8)`;
     return {
       sql:
         `UPDATE ${this.table} SET "expires_at" = CASE WHEN "expires_at" IS NULL OR ${epoch('"expires_at"')} > ${DB_NOW} ` +
-        `THEN ${floored} ELSE "expires_at" END, "updated_at" = ? WHERE "id" = ? RETURNING ${this.returning}`,
-      params: [iso(at), id],
+        `THEN ${floored} ELSE "expires_at" END, "updated_at" = ? ` +
+        `WHERE "id" IN (${list.map(() => '?').join(', ')}) RETURNING ${this.returning}`,
+      params: [iso(at), ...list],
     };
   }
 
@@ -254,7 +291,7 @@ export class SessionStatements {
         clauses.push(digests.length === 0 ? 'FALSE' : `"auth_token_digest" IN (${digests.map(() => '?').join(', ')})`);
         params.push(...digests);
       } else {
-        if (key === 'authTokenDigest' || key === 'data') {
+        if (key === 'authTokenDigest' || key === 'previousAuthTokenDigest' || key === 'data') {
           throw new TypeError(`${method}: cannot filter on "${key}"`);
         }
         const column = this.column(key, method);

@@ -54,3 +54,6 @@ export class Validity {
     return iso(new Date(at.getTime() - this.absoluteTtl! * 1000));
   }
 }
+
+/** Whether a session's last use is `?` seconds old or more (or was never recorded), by the database's clock. */
+export const LAST_USE_DUE = `("last_used_at" IS NULL OR ${epoch('"last_used_at"')} <= ${DB_NOW} - ?)`;

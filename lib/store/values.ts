@@ -64,3 +64,16 @@ export function assertData(method: string, data: unknown): void {
     throw new TypeError(`${method}: data must be a JSON object, got ${describeValue(data)}`);
   }
 }
+
+/** A scope as RFC 6749 §3.3 allows it (printable ASCII, no space, `"` or `\`), so it can be quoted in `WWW-Authenticate`. */
+const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]{1,200}$/;
+
+/** Throws unless `scopes` is a list of at most 100 scope names; gives them without repeats. */
+export function checkScopes(method: string, scopes: unknown): string[] {
+  if (!Array.isArray(scopes) || scopes.length > 100 || !scopes.every((s) => typeof s === 'string' && SCOPE.test(s))) {
+    throw new TypeError(
+      `${method}: scopes must be a list of at most 100 names of printable characters without spaces, quotes or backslashes, got ${describeValue(scopes)}`,
+    );
+  }
+  return [...new Set(scopes as string[])];
+}

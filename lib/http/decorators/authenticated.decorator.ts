@@ -3,6 +3,7 @@ import { AuthenticatedGuard } from '../authenticated.guard';
 import type { AuthenticatedOptions } from '../authenticated-options.interface';
 import { AUTHENTICATED_KEY } from '../../constants';
 import { openApiSecurity } from '../openapi';
+import { routeRequirements } from '../route-requirements';
 
 /**
  * Requires a valid session on a controller or a handler (the handler's options win).
@@ -17,8 +18,11 @@ import { openApiSecurity } from '../openapi';
  *
  * @Authenticated({ name: 'apiKeys' })       // API keys only
  * @Authenticated({ optional: true })        // anonymous allowed, bad tokens still refused
+ * @Authenticated({ maxAge: '5m' })          // a login at most 5 minutes old, else 401 (step-up)
+ * @Authenticated({ name: 'apiKeys', scopes: ['keys:write'] })  // else 403 insufficient_scope
  */
 export function Authenticated(options: AuthenticatedOptions = {}): ClassDecorator & MethodDecorator {
+  routeRequirements(options); // a bad maxAge or scope fails here, at start-up
   return applyDecorators(
     SetMetadata(AUTHENTICATED_KEY, options),
     UseGuards(AuthenticatedGuard),
