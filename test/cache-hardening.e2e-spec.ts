@@ -80,7 +80,8 @@ const timed = async (call: () => Promise<unknown>) => {
       };
       impostor.on('notification', forge);
       await impostor.query(`LISTEN ${CHANNEL}`);
-      const listener = (sb as unknown as { listener: { receive(message: unknown): Promise<void> } }).listener;
+      const listener = (sb as unknown as { parts: { listener: { receive(message: unknown): Promise<void> } } }).parts
+        .listener;
       const receive = listener.receive.bind(listener);
       listener.receive = (message) => new Promise((r) => setTimeout(() => r(receive(message)), 300));
       try {

@@ -78,7 +78,10 @@ const lookups = (t: TestApp) => t.log.matching(/"sessions"/);
     const warm = await sa.create({ userId: 'warm' });
     await activate(guard, context(warm.token));
     const { token } = await sa.create({ userId: 'sync' });
-    const digests = jest.spyOn((sb as unknown as { digests: { of(token: string): string[] } }).digests, 'of');
+    const digests = jest.spyOn(
+      (sb as unknown as { parts: { digests: { of(token: string): string[] } } }).parts.digests,
+      'of',
+    );
     try {
       await expect(activate(guard, context(token))).resolves.toBe(true); // a miss: one lookup
       expect(digests).toHaveBeenCalledTimes(1);
@@ -124,7 +127,7 @@ const lookups = (t: TestApp) => t.log.matching(/"sessions"/);
   it('a revocation returns only once every other instance has dropped the session, even one that hears late', async () => {
     // b's listener handles notices 300 ms late, as a loaded instance might: the
     // revoking call must wait for b's acknowledgement, not just its own echo.
-    const listener = (sb as unknown as { listener: { receive(message: unknown): void } }).listener;
+    const listener = (sb as unknown as { parts: { listener: { receive(message: unknown): void } } }).parts.listener;
     const receive = listener.receive.bind(listener);
     listener.receive = (message) => void setTimeout(() => receive(message), 300);
     try {
@@ -138,7 +141,7 @@ const lookups = (t: TestApp) => t.log.matching(/"sessions"/);
   });
 
   it('an instance that never answers delays a revocation by a bounded time, not forever', async () => {
-    const listener = (sb as unknown as { listener: { receive(message: unknown): void } }).listener;
+    const listener = (sb as unknown as { parts: { listener: { receive(message: unknown): void } } }).parts.listener;
     const receive = listener.receive.bind(listener);
     listener.receive = () => undefined;
     try {
@@ -174,7 +177,7 @@ const lookups = (t: TestApp) => t.log.matching(/"sessions"/);
     const admin = new Client({ connectionString: process.env.DATABASE_URL });
     await admin.connect();
     try {
-      const pid = (sb as unknown as { listener: { ownPid: number } }).listener.ownPid;
+      const pid = (sb as unknown as { parts: { listener: { ownPid: number } } }).parts.listener.ownPid;
       await admin.query('SELECT pg_terminate_backend($1)', [pid]);
       await until(() => !sb.cacheStatus.serving, 'b notices the lost connection');
       await sa.delete(session); // b cannot hear this

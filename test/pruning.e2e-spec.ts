@@ -103,7 +103,7 @@ describe('pruning', () => {
       kinds: [{ pruneInterval: 0.05, onPruned: (e) => void events.push(e) }],
       recreate: false,
     });
-    const timer = (app.sessions() as unknown as { pruner: { timer: NodeJS.Timeout } }).pruner.timer;
+    const timer = (app.sessions() as unknown as { parts: { pruner: { timer: NodeJS.Timeout } } }).parts.pruner.timer;
     expect(timer.hasRef()).toBe(false);
     await insertExpired(t, 4);
     for (let i = 0; i < 200 && events.length === 0; i++) await new Promise((r) => setTimeout(r, 25));

@@ -156,7 +156,8 @@ describe('SessionsService', () => {
     it('a failed sliding extension keeps the session valid (no refusal, no 503)', async () => {
       const { session, token } = await sessions.create({ userId: 'u1' });
       await setTimes(t, session.id, { expiresIn: HOUR });
-      const runner = (sessions as unknown as { runner: { request(s: { sql: string }): Promise<never[]> } }).runner;
+      const runner = (sessions as unknown as { parts: { runner: { request(s: { sql: string }): Promise<never[]> } } })
+        .parts.runner;
       const request = runner.request.bind(runner);
       const spy = jest
         .spyOn(runner, 'request')

@@ -2,23 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { EntitySchema, MikroORM } from '@mikro-orm/core';
 import type { OnApplicationBootstrap, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type { ModuleRef } from '@nestjs/core';
-import type { CacheInvalidationListener, ListenerState } from '../cache/invalidation';
-import type { Revocations } from '../cache/revocations';
-import type { SessionCache } from '../cache/session-cache';
-import type { SessionEvents } from '../events/session-events';
-import type { Pruner } from '../expiry/pruner';
-import type { SlidingExtension } from '../expiry/sliding-extension';
 import { appendSetCookie, clearedSessionCookie, type ResponseLike, sessionCookie } from '../http/cookies';
 import type { ResolvedSessionsOptions } from '../options/options.interface';
-import type { SessionRows } from '../store/rows';
 import { Session, sessionEntity } from '../store/session.entity';
-import type { StatementRunner } from '../store/statement-runner';
-import type { SessionStatements, Where } from '../store/statements';
+import type { ListenerState } from '../cache/invalidation';
+import type { Where } from '../store/statements';
 import { describeValue, isUuid } from '../store/values';
 import { checkAttributes, type Created, idOf, type SessionOrId } from './attributes';
 import { generateToken } from '../tokens/auth-token';
-import type { TokenDigests } from '../tokens/token-digests';
-import type { ReplicaReads } from '../replicas/replica-reads';
 import { KindCheckup, type KindHealth } from '../health/kind-health';
 import type {
   AuthenticateOptions,
@@ -28,7 +19,7 @@ import type {
   UpdateSessionAttrs,
 } from './filters.interface';
 import { checkTable, type KindParts, kindParts, startKind } from './kind-parts';
-import type { Resolution, TokenResolver } from './token-resolver';
+import type { Resolution } from './token-resolver';
 import type { Rotated } from '../security/rotation';
 
 export type { SessionOrId } from './attributes';
@@ -51,19 +42,7 @@ export class SessionsService<Data extends object = Record<string, any>>
   readonly entity: EntitySchema<Session>;
   /** The kind's options, defaults applied (its secrets and ORM instance are not shown). */
   readonly options: KindOptions;
-  private readonly digests: TokenDigests;
-  private readonly resolver: TokenResolver;
-  private readonly replicas: ReplicaReads;
   private readonly parts: KindParts;
-  private readonly statements: SessionStatements;
-  private readonly rows: SessionRows;
-  private readonly runner: StatementRunner;
-  private readonly events: SessionEvents;
-  private readonly sliding: SlidingExtension;
-  private readonly pruner: Pruner;
-  private readonly revocations: Revocations;
-  private readonly cache: SessionCache | undefined;
-  private readonly listener: CacheInvalidationListener | undefined;
   private readonly checkup: KindCheckup;
 
   constructor(
@@ -76,40 +55,26 @@ export class SessionsService<Data extends object = Record<string, any>>
     this.options = Object.freeze(shown);
     this.entity = sessionEntity(options);
     this.parts = kindParts(options, orm);
-    ({
-      statements: this.statements,
-      rows: this.rows,
-      runner: this.runner,
-      events: this.events,
-      sliding: this.sliding,
-      pruner: this.pruner,
-      revocations: this.revocations,
-      cache: this.cache,
-      listener: this.listener,
-      digests: this.digests,
-      resolver: this.resolver,
-      replicas: this.replicas,
-    } = this.parts);
-    this.checkup = new KindCheckup(orm, () => this.cacheStatus, this.replicas.enabled);
+    this.checkup = new KindCheckup(orm, () => this.cacheStatus, this.parts.replicas.enabled);
   }
 
   /** Finds the app's event emitter once every provider exists; starts listening for revocations. */
   async onModuleInit(): Promise<void> {
-    this.events.connect(this.moduleRef);
+    this.parts.events.connect(this.moduleRef);
     // Not awaited: an unreachable database must not hold start-up; the cache serves once listening.
     void startKind(this.parts, this.options);
   }
 
   /** Starts pruning on `pruneInterval`, once the app (and its database) is up; says if the table is missing. */
   onApplicationBootstrap(): void {
-    this.pruner.start();
+    this.parts.pruner.start();
     void checkTable(this.parts, this.options); // by now the app has had its chance to create it
   }
 
   /** Stops the pruning timer and waits for a running cycle, before the ORM closes. */
   async onModuleDestroy(): Promise<void> {
-    await this.pruner.stop();
-    await this.listener?.stop();
+    await this.parts.pruner.stop();
+    await this.parts.listener?.stop();
   }
 
   /** The kind's name. */
@@ -124,10 +89,10 @@ export class SessionsService<Data extends object = Record<string, any>>
    */
   get cacheStatus(): { enabled: boolean; serving: boolean; size: number; listener: ListenerState | null } {
     return {
-      enabled: !!this.cache,
-      serving: this.cache?.isUsable ?? false,
-      size: this.cache?.size ?? 0,
-      listener: this.listener?.state ?? null,
+      enabled: !!this.parts.cache,
+      serving: this.parts.cache?.isUsable ?? false,
+      size: this.parts.cache?.size ?? 0,
+      listener: this.parts.listener?.state ?? null,
     };
   }
 
@@ -149,20 +114,20 @@ export class SessionsService<Data extends object = Record<string, any>>
     const { data = {} as Data, ...columns } = checkAttributes('create', attrs, this.options);
     const token = this.options.tokenPrefix + generateToken(this.options.tokenLength);
     const now = new Date();
-    const insert = this.statements.insert({
+    const insert = this.parts.statements.insert({
       ...columns,
       id: randomUUID(),
-      authTokenDigest: this.digests.forNew(token),
+      authTokenDigest: this.parts.digests.forNew(token),
       data,
-      expiresAt: this.sliding.expiryAt(now, now),
+      expiresAt: this.parts.sliding.expiryAt(now, now),
       insertedAt: now,
       updatedAt: now,
     });
     const capped = this.parts.cap
       ? await this.parts.cap.insert(columns, insert)
-      : { row: (await this.runner.run<Record<string, unknown>[]>(insert))[0], expired: undefined };
-    const session = this.rows.toSession(capped.row) as Session<Data>;
-    this.events.emit('created', { kind: this.name, session });
+      : { row: (await this.parts.runner.run<Record<string, unknown>[]>(insert))[0], expired: undefined };
+    const session = this.parts.rows.toSession(capped.row) as Session<Data>;
+    this.parts.events.emit('created', { kind: this.name, session });
     return capped.expired ? { session, token, expired: capped.expired as Session<Data>[] } : { session, token };
   }
 
@@ -196,7 +161,7 @@ export class SessionsService<Data extends object = Record<string, any>>
    * @internal
    */
   resolve(token: unknown, extend = this.options.extendOnUse, digests?: string[]): Promise<Resolution<Data>> {
-    return this.resolver.resolve<Data>(token, extend, digests);
+    return this.parts.resolver.resolve<Data>(token, extend, digests);
   }
 
   /**
@@ -205,8 +170,8 @@ export class SessionsService<Data extends object = Record<string, any>>
    * @internal
    */
   fromCache(token: string): { session: Session<Data> | undefined; digests: string[] } {
-    const digests = this.resolver.digestsOf(token);
-    return { session: this.resolver.fromCache<Data>(digests, this.options.extendOnUse), digests };
+    const digests = this.parts.resolver.digestsOf(token);
+    return { session: this.parts.resolver.fromCache<Data>(digests, this.options.extendOnUse), digests };
   }
 
   /**
@@ -227,27 +192,29 @@ export class SessionsService<Data extends object = Record<string, any>>
   ): Promise<Session<Data> | null> {
     const now = new Date();
     const where = this.where('findOne', filters, 'database', 'valid');
-    const select = this.statements.select(where, { limit: 1, orderBy: options.orderBy });
-    let rows = await this.runner.read<Record<string, unknown>[]>(select);
+    const select = this.parts.statements.select(where, { limit: 1, orderBy: options.orderBy });
+    let rows = await this.parts.runner.read<Record<string, unknown>[]>(select);
     // A replica may not have a session created a moment ago yet: the primary decides a miss.
-    if (rows.length === 0 && this.replicas.enabled) rows = await this.runner.run(select);
+    if (rows.length === 0 && this.parts.replicas.enabled) rows = await this.parts.runner.run(select);
     if (rows.length === 0) return null;
-    const session = this.rows.toSession(rows[0]) as Session<Data>;
-    if (options.extend) await this.sliding.slide(session, now, this.options.extendThreshold);
+    const session = this.parts.rows.toSession(rows[0]) as Session<Data>;
+    if (options.extend) await this.parts.sliding.slide(session, now, this.options.extendThreshold);
     return session;
   }
 
   /** Sessions matching the filters, newest first by default. */
   async list(filters: SessionFilters = {}, options: ListOptions = {}): Promise<Session<Data>[]> {
     const where = this.where('list', filters, 'database', 'valid');
-    const rows = await this.runner.read<Record<string, unknown>[]>(this.statements.select(where, options ?? {}));
-    return rows.map((row) => this.rows.toSession(row) as Session<Data>);
+    const rows = await this.parts.runner.read<Record<string, unknown>[]>(
+      this.parts.statements.select(where, options ?? {}),
+    );
+    return rows.map((row) => this.parts.rows.toSession(row) as Session<Data>);
   }
 
   /** How many sessions match the filters. */
   async count(filters: SessionFilters = {}): Promise<number> {
     const where = this.where('count', filters, 'database', 'valid');
-    const [row] = await this.runner.read<Array<{ count: string | number }>>(this.statements.count(where));
+    const [row] = await this.parts.runner.read<Array<{ count: string | number }>>(this.parts.statements.count(where));
     return Number(row.count);
   }
 
@@ -265,9 +232,11 @@ export class SessionsService<Data extends object = Record<string, any>>
     const id = idOf('update', session);
     const { data, ...columns } = checkAttributes('update', attrs, this.options);
     if (!isUuid(id)) return null;
-    const statement = this.statements.update(id, { data, ...columns }, new Date(), options?.merge === true);
-    const rows = await this.revocations.revoke([id], () => this.runner.run<Record<string, unknown>[]>(statement));
-    return rows.length ? (this.rows.toSession(rows[0]) as Session<Data>) : null;
+    const statement = this.parts.statements.update(id, { data, ...columns }, new Date(), options?.merge === true);
+    const rows = await this.parts.revocations.revoke([id], () =>
+      this.parts.runner.run<Record<string, unknown>[]>(statement),
+    );
+    return rows.length ? (this.parts.rows.toSession(rows[0]) as Session<Data>) : null;
   }
 
   /**
@@ -277,7 +246,7 @@ export class SessionsService<Data extends object = Record<string, any>>
    */
   async extend(session: Session<Data>): Promise<Session<Data>> {
     if (!(session instanceof Session)) throw new TypeError(`extend: expected a session, got ${describeValue(session)}`);
-    await this.sliding.slide(session, new Date(), 0, false);
+    await this.parts.sliding.slide(session, new Date(), 0, false);
     return session;
   }
 
@@ -285,11 +254,13 @@ export class SessionsService<Data extends object = Record<string, any>>
   async expire(session: SessionOrId): Promise<Session<Data> | null> {
     const id = idOf('expire', session);
     if (!isUuid(id)) return null;
-    const statement = this.statements.expire(id, new Date());
-    const rows = await this.revocations.revoke([id], () => this.runner.run<Record<string, unknown>[]>(statement));
+    const statement = this.parts.statements.expire(id, new Date());
+    const rows = await this.parts.revocations.revoke([id], () =>
+      this.parts.runner.run<Record<string, unknown>[]>(statement),
+    );
     if (!rows.length) return null;
-    const expired = this.rows.toSession(rows[0]) as Session<Data>;
-    this.events.emit('expired', { kind: this.name, session: expired });
+    const expired = this.parts.rows.toSession(rows[0]) as Session<Data>;
+    this.parts.events.emit('expired', { kind: this.name, session: expired });
     return expired;
   }
 
@@ -298,7 +269,7 @@ export class SessionsService<Data extends object = Record<string, any>>
     const id = idOf('delete', session);
     if (!isUuid(id)) return false;
     const where = this.where('delete', { id, status: 'all' }, 'database', 'all');
-    return (await this.revocations.revoke([id], () => this.deleteWhere(where))) > 0;
+    return (await this.parts.revocations.revoke([id], () => this.deleteWhere(where))) > 0;
   }
 
   /**
@@ -308,7 +279,7 @@ export class SessionsService<Data extends object = Record<string, any>>
    */
   async deleteAll(filters: SessionFilters & { exceptId?: string }): Promise<number> {
     const where = this.where('deleteAll', filters, 'database', 'all', true);
-    return this.revocations.revoke('all', () => this.deleteWhere(where));
+    return this.parts.revocations.revoke('all', () => this.deleteWhere(where));
   }
 
   /** Deletes every expired session now, in one statement; returns how many. See also `prune()`. */
@@ -324,7 +295,7 @@ export class SessionsService<Data extends object = Record<string, any>>
    * when another instance holds the lock (it is pruning right now).
    */
   prune(): Promise<number | null> {
-    return this.pruner.prune();
+    return this.parts.pruner.prune();
   }
 
   /** Sets the token cookie (per the `cookie` option) on an Express response or a Fastify reply. */
@@ -346,10 +317,10 @@ export class SessionsService<Data extends object = Record<string, any>>
     status: 'valid' | 'all' | 'expired',
     allowExceptId = false,
   ): Where {
-    return this.statements.where(
+    return this.parts.statements.where(
       filters,
       now,
-      (token) => this.resolver.digestsOf(token),
+      (token) => this.parts.resolver.digestsOf(token),
       status,
       method,
       allowExceptId,
@@ -358,12 +329,13 @@ export class SessionsService<Data extends object = Record<string, any>>
 
   /** Deletes; when someone listens to `deleted`, gets the rows back to report each one. */
   private async deleteWhere(where: Where): Promise<number> {
-    if (!this.events.listens('deleted')) {
-      const result = await this.runner.run<{ affectedRows: number }>(this.statements.delete(where), 'run');
+    if (!this.parts.events.listens('deleted')) {
+      const result = await this.parts.runner.run<{ affectedRows: number }>(this.parts.statements.delete(where), 'run');
       return result.affectedRows;
     }
-    const rows = await this.runner.run<Record<string, unknown>[]>(this.statements.delete(where, true));
-    for (const row of rows) this.events.emit('deleted', { kind: this.name, session: this.rows.toSession(row) });
+    const rows = await this.parts.runner.run<Record<string, unknown>[]>(this.parts.statements.delete(where, true));
+    for (const row of rows)
+      this.parts.events.emit('deleted', { kind: this.name, session: this.parts.rows.toSession(row) });
     return rows.length;
   }
 }

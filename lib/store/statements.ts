@@ -1,14 +1,12 @@
 import type { ResolvedSessionsOptions } from '../options/options.interface';
 import type { ListOptions, SessionFilters, SessionStatus } from '../service/filters.interface';
-import { type Column, columnsOf } from './columns';
+import { columnsOf } from './columns';
 import { DB_NOW, epoch, epochMs, iso } from './timestamps';
 import { LAST_USE_DUE, Validity } from './validity';
-import { assertString, assertValue, describeValue, isPlainObject, isUuid } from './values';
+import { assertValue, describeValue } from './values';
+import { type SqlColumn, toParam, type Where, whereClause } from './where';
 
-/** A column with its quoted name, as the statements write it. */
-interface SqlColumn extends Column {
-  quoted: string;
-}
+export type { Where } from './where';
 
 /** A statement with `?` placeholders, as the ORM connection's `execute` takes it. */
 export interface Statement {
@@ -16,7 +14,6 @@ export interface Statement {
   params: unknown[];
 }
 
-const STATUSES: ReadonlySet<string> = new Set<SessionStatus>(['valid', 'expired', 'all']);
 const MAX_LIMIT = 10_000;
 
 /**
@@ -251,8 +248,8 @@ export class SessionStatements {
   }
 
   /**
-   * A WHERE clause from filters. Unknown keys, `undefined` values and values of
-   * the wrong type throw, so a filter object never widens to every session.
+   * A WHERE clause from filters (see `whereClause`): by the database's clock, or
+   * at `now` as plain comparisons the expires_at index serves (pruning's cutoff).
    */
   where(
     filters: SessionFilters,
@@ -262,65 +259,11 @@ export class SessionStatements {
     method: string,
     allowExceptId = false,
   ): Where {
-    if (!isPlainObject(filters)) {
-      throw new TypeError(`${method}: filters must be a plain object, got ${describeValue(filters)}`);
-    }
-    const clauses: string[] = [];
-    const params: unknown[] = [];
-    let status: SessionStatus = defaultStatus;
-    for (const [key, value] of Object.entries(filters)) {
-      if (key === 'status') {
-        if (!STATUSES.has(value as string)) {
-          throw new TypeError(`${method}: status must be "valid", "expired" or "all", got ${describeValue(value)}`);
-        }
-        status = value as SessionStatus;
-      } else if (key === 'exceptId') {
-        if (!allowExceptId) throw new TypeError(`${method}: unknown filter "exceptId"`);
-        assertString(method, key, value);
-        if (isUuid(value)) {
-          clauses.push('"id" <> ?');
-          params.push(value);
-        }
-      } else if (key === 'id') {
-        assertString(method, key, value);
-        clauses.push(isUuid(value) ? '"id" = ?' : 'FALSE');
-        if (isUuid(value)) params.push(value);
-      } else if (key === 'token') {
-        assertString(method, key, value);
-        const digests = digestsOf(value as string);
-        clauses.push(digests.length === 0 ? 'FALSE' : `"auth_token_digest" IN (${digests.map(() => '?').join(', ')})`);
-        params.push(...digests);
-      } else {
-        if (key === 'authTokenDigest' || key === 'previousAuthTokenDigest' || key === 'data') {
-          throw new TypeError(`${method}: cannot filter on "${key}"`);
-        }
-        const column = this.column(key, method);
-        if (value === null) {
-          clauses.push(`${column.quoted} IS NULL`);
-        } else if (column.type === 'json') {
-          throw new TypeError(`${method}: cannot filter on JSON column "${key}"`);
-        } else {
-          assertValue(method, 'filter', column, value);
-          // A malformed uuid cannot match, and PostgreSQL would reject it: match nothing instead.
-          clauses.push(column.type === 'uuid' && !isUuid(value) ? 'FALSE' : `${column.quoted} = ?`);
-          if (column.type !== 'uuid' || isUuid(value)) params.push(toParam(column, value));
-        }
-      }
-    }
-    if (status !== 'all') {
-      const { validity } = this;
-      const condition =
-        now === 'database'
-          ? status === 'valid'
-            ? validity.now()
-            : validity.endedNow()
-          : status === 'valid'
-            ? validity.at(now)
-            : validity.endedAt(now);
-      clauses.push(condition.sql);
-      params.push(...condition.params);
-    }
-    return { sql: clauses.length ? ` WHERE ${clauses.join(' AND ')}` : '', params };
+    const { validity } = this;
+    const valid = now === 'database' ? validity.now() : validity.at(now);
+    const ended = now === 'database' ? validity.endedNow() : validity.endedAt(now);
+    const column = (property: string) => this.column(property, method);
+    return whereClause(filters, { column, digestsOf, valid, ended }, defaultStatus, method, allowExceptId);
   }
 
   private column(property: string, method: string): SqlColumn {
@@ -332,23 +275,6 @@ export class SessionStatements {
     }
     return column;
   }
-}
-
-/** A WHERE clause (empty or starting with ` WHERE`) and its parameters. */
-export interface Where {
-  sql: string;
-  params: unknown[];
-}
-
-function toParam(column: Column, value: unknown): unknown {
-  if (value === null) return null;
-  if (column.type === 'json') return JSON.stringify(value);
-  if (column.type === 'datetime') {
-    const date = value instanceof Date ? value : new Date(value as string);
-    if (Number.isNaN(date.getTime())) throw new TypeError(`"${column.property}" must be a valid date`);
-    return iso(date);
-  }
-  return value;
 }
 
 export function quote(identifier: string): string {
