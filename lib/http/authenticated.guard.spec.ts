@@ -21,7 +21,10 @@ function fakeService(
     name: resolved.name,
     resolve: jest.fn(resolve),
     /** The kind's rotation: not due, unless a test says so. */
-    reissue: jest.fn((_found: Session, _token: string): Promise<{ session: Session; token: string }> | null => null),
+    reissueDue: jest.fn((_found: Session) => false),
+    reissue: jest.fn((_found: Session, _token: string): Promise<{ session: Session; token: string } | null> =>
+      Promise.resolve(null),
+    ),
     fromCache: jest.fn((token: string) => ({ session: fromCache(token), digests: [`digest-of-${token}`] })),
   };
 }
@@ -155,6 +158,7 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
 
   it('a cookie token is reissued only when it is the current one; a replaced one (inside its grace) never', async () => {
     const current = fakeService(async () => ({ session: session(), extended: false, current: true }));
+    current.reissueDue.mockReturnValue(true);
     current.reissue.mockImplementation((found) => Promise.resolve({ session: found, token: 'b'.repeat(64) }));
     const first = http({ headers: { cookie: `auth_token=${token}` } });
     await guardWith(current).canActivate(first.context);
@@ -162,6 +166,7 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
     expect(first.response.append).toHaveBeenCalledWith('Set-Cookie', expect.stringMatching(/^auth_token=b{64};/));
 
     const replaced = fakeService(async () => ({ session: session(), extended: false, current: false }));
+    replaced.reissueDue.mockReturnValue(true);
     replaced.reissue.mockImplementation((found) => Promise.resolve({ session: found, token: 'b'.repeat(64) }));
     const second = http({ headers: { cookie: `auth_token=${token}` } });
     await guardWith(replaced).canActivate(second.context);
@@ -171,6 +176,7 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
 
   it('a header token is never reissued', async () => {
     const service = fakeService(async () => ({ session: session(), extended: false, current: true }));
+    service.reissueDue.mockReturnValue(true);
     service.reissue.mockImplementation((found) => Promise.resolve({ session: found, token: 'b'.repeat(64) }));
     const { context, response } = http({ headers: { 'x-auth-token': token } });
     await guardWith(service).canActivate(context);
@@ -180,6 +186,7 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
 
   it('a failed reissue keeps the session and its token: the request goes through', async () => {
     const service = fakeService(async () => ({ session: session(), extended: false, current: true }));
+    service.reissueDue.mockReturnValue(true);
     service.reissue.mockImplementation(() => Promise.reject(new Error('down')));
     const { context, response } = http({ headers: { cookie: `auth_token=${token}` } });
     await expect(guardWith(service).canActivate(context)).resolves.toBe(true);

@@ -149,11 +149,12 @@ export class AuthenticatedGuard implements CanActivate {
     let { session, extended } = resolution;
     if (!session) this.refuse(context, 'Bearer error="invalid_token"');
     this.admits(context, options, session);
-    if (http && this.fromKindCookie(request, service, token)) {
-      // A cookie-borne current token older than `rotation.every` is reissued; one a
-      // rotation already replaced (inside its grace) never is, so racing requests
-      // cannot rotate the new token away.
-      const rotated = resolution.current ? await this.reissue(service, session, token) : null;
+    // A cookie-borne current token older than `rotation.every` is reissued; one a
+    // rotation already replaced (inside its grace) never is, so racing requests
+    // cannot rotate the new token away. Header tokens never are.
+    const due = http && resolution.current && service.reissueDue(session);
+    if ((due || (http && extended)) && this.fromKindCookie(request, service, token)) {
+      const rotated = due ? await this.reissue(service, session, token) : null;
       if (rotated) ({ session, token, extended } = { ...rotated, extended: true });
       if (extended) this.sendCookie(context, service, token, session);
     }

@@ -175,14 +175,21 @@ export class SessionsService<Data extends object = Record<string, any>>
   }
 
   /**
-   * The guard's rotation of a cookie-borne current token, when `rotation.every`
-   * has passed: the new token and session, or `null` (not due, or another
-   * request rotated it first).
+   * Whether the guard should reissue this session's token (`rotation.every`
+   * has passed since its last rotation, else its login).
    * @internal
    */
-  reissue(session: Session, token: string): Promise<Rotated | null> | null {
-    const rotation = this.parts.rotation;
-    return rotation?.isDue(session, Date.now()) ? rotation.reissue(session, token) : null;
+  reissueDue(session: Session): boolean {
+    return this.parts.rotation?.isDue(session, Date.now()) ?? false;
+  }
+
+  /**
+   * The guard's rotation of a cookie-borne current token: the new token and
+   * session, or `null` when another request rotated it first.
+   * @internal
+   */
+  reissue(session: Session, token: string): Promise<Rotated | null> {
+    return this.parts.rotation!.reissue(session, token);
   }
 
   /** The first session matching the filters (newest first), or `null`. */
