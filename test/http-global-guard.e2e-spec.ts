@@ -3,6 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { Authenticated, AuthenticatedGuard, CurrentSession, generateToken, Public } from '../lib';
 import { type Adapter, createTestApp, type TestApp } from './support/app';
 import { call } from './support/http';
+import { sql } from './support/database';
 
 @Controller()
 class AppController {
@@ -20,6 +21,12 @@ class AppController {
   @Authenticated({ name: 'apiKeys' })
   @Get('keys')
   keys(@CurrentSession('userId') userId: string) {
+    return { userId };
+  }
+
+  @Authenticated({ maxAge: 60 })
+  @Get('sudo')
+  sudo(@CurrentSession('userId') userId: string) {
     return { userId };
   }
 
@@ -102,6 +109,18 @@ describe.each<Adapter>(['express', 'fastify'])('AuthenticatedGuard as APP_GUARD 
     expect((await get('/keys', { authorization: `Bearer ${token}` })).status).toBe(401);
     expect((await get('/optional')).json).toEqual({ userId: null });
     expect((await get('/optional', { 'x-auth-token': generateToken() })).status).toBe(401);
+  });
+
+  it('a route asking a recent login (maxAge) refuses an older one, though the global guard found it valid', async () => {
+    const { session, token: old } = await t.sessions().create({ userId: 'bob' });
+    expect((await get('/sudo', { 'x-auth-token': old })).json).toEqual({ userId: 'bob' });
+    await sql(t.orm, `UPDATE sessions SET inserted_at = inserted_at - interval '61 seconds' WHERE id = ?`, [
+      session.id,
+    ]);
+    const refused = await get('/sudo', { 'x-auth-token': old });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toMatch(/insufficient_user_authentication/);
+    expect((await get('/private', { 'x-auth-token': old })).json).toEqual({ userId: 'bob' });
   });
 
   it('lets a handler @Authenticated() guard one route of a @Public() controller', async () => {

@@ -26,6 +26,10 @@ class DocsController {
   @Get('after')
   after() {}
 
+  @Authenticated({ name: 'apiKeys', scopes: ['keys:read', 'keys:write'] })
+  @Get('scoped')
+  scoped() {}
+
   @Public()
   @Get('health')
   health() {}
@@ -39,7 +43,7 @@ describe.each<Adapter>(['express', 'fastify'])('OpenAPI with @nestjs/swagger ins
   let doc: OpenAPIObject;
 
   beforeAll(async () => {
-    t = await createTestApp({ adapter, controllers: [DocsController], kinds: [{}, { name: 'apiKeys' }] });
+    t = await createTestApp({ adapter, controllers: [DocsController], kinds: [{}, { name: 'apiKeys', scopes: true }] });
     const config = new DocumentBuilder()
       .addApiKey({ type: 'apiKey', in: 'header', name: 'x-auth-token' }, OPENAPI_SCHEMES.header)
       .addBearerAuth(undefined, OPENAPI_SCHEMES.bearer)
@@ -65,6 +69,20 @@ describe.each<Adapter>(['express', 'fastify'])('OpenAPI with @nestjs/swagger ins
   it('keeps each route’s own requirements to itself', () => {
     expect(doc.paths['/with-oauth'].get!.security).toEqual(expect.arrayContaining([...REQUIRED, { oauth: [] }]));
     expect(doc.paths['/after'].get!.security).toEqual(REQUIRED);
+  });
+
+  it("puts a route's scopes in each of its security requirements, and the 403 response", () => {
+    const scoped = doc.paths['/scoped'].get!;
+    const scopes = ['keys:read', 'keys:write'];
+    expect(scoped.security).toEqual(
+      expect.arrayContaining([
+        { [OPENAPI_SCHEMES.header]: scopes },
+        { [OPENAPI_SCHEMES.bearer]: scopes },
+        { [OPENAPI_SCHEMES.cookie]: scopes },
+      ]),
+    );
+    expect(scoped.security).toHaveLength(3);
+    expect(Object.keys(scoped.responses)).toEqual(expect.arrayContaining(['401', '403', '503']));
   });
 
   it('marks a @Public() route as open and leaves an undecorated one alone', () => {

@@ -128,6 +128,32 @@ describe('EctoSessionsModule', () => {
     ).rejects.toThrow(/option "tableName" must be given beside useFactory/);
   });
 
+  it('forRootAsync: the features that add columns are table shape too, given beside the factory', async () => {
+    for (const shape of [{ rotation: { grace: '1m' } }, { scopes: true }, { trackLastUsed: '1m' }]) {
+      const option = Object.keys(shape)[0];
+      await expect(compileAlone(EctoSessionsModule.forRootAsync({ useFactory: () => shape }))).rejects.toThrow(
+        new RegExp(`option "${option}" must be given beside useFactory`),
+      );
+    }
+    const app = await bootAsync(
+      EctoSessionsModule.forRootAsync({
+        name: 'rotatingAsync',
+        scopes: true,
+        rotation: { grace: '1m' },
+        useFactory: () => ({ ttl: '1h', maxPerUser: { max: 2 } }),
+      }),
+    );
+    try {
+      const sessions = app.get<SessionsService>(getSessionsToken('rotatingAsync'));
+      const { session } = await sessions.create({ userId: 'async', scopes: ['a'] });
+      expect(session.scopes).toEqual(['a']);
+      expect(await sessions.rotate(session)).not.toBeNull();
+      expect(sessions.options.maxPerUser).toEqual({ max: 2, onLimit: 'expireOldest', column: 'userId' });
+    } finally {
+      await app.close();
+    }
+  });
+
   it('a bad option fails at start-up with a message naming it', async () => {
     await expect(async () =>
       Test.createTestingModule({ imports: [EctoSessionsModule.forRoot({ ttl: 'forever' })] }).compile(),

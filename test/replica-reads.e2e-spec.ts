@@ -178,6 +178,29 @@ async function replicated(t: TestApp): Promise<void> {
     }
   });
 
+  it('rotation: a token two rotations old is refused at once however far the replica lags; the new one works at once', async () => {
+    const kinds = [{ name: 'rotating', ttl: '1h', rotation: { grace: '1m' } }];
+    const ra = await boot(kinds);
+    const rb = await boot(kinds);
+    try {
+      await ra.orm.schema.updateSchema({ wrap: false, dropTables: false, safe: true }); // its own table
+      const [x, y] = [ra.sessions('rotating'), rb.sessions('rotating')];
+      await serving(x, y);
+      const { session, token: t0 } = await x.create({ userId: 'rotating' });
+      await replicated(ra); // the replica has t0 as the current token
+      expect(await y.authenticate(t0)).not.toBeNull();
+      const { token: t1 } = (await x.rotate(session))!;
+      const { token: t2 } = (await x.rotate(session))!;
+      // The replica still shows t0 as current for 3 s: y must not trust it.
+      expect(await y.authenticate(t0)).toBeNull();
+      expect((await y.authenticate(t1))?.id).toBe(session.id); // replaced, inside its grace
+      expect((await y.authenticate(t2))?.id).toBe(session.id);
+    } finally {
+      await ra.close();
+      await rb.close();
+    }
+  });
+
   it('preferReadReplicas: false keeps every read on the primary', async () => {
     const p = await boot([{ ttl: '1h', preferReadReplicas: false }]);
     try {

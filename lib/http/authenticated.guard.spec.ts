@@ -1,4 +1,4 @@
-import { ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
+import { ForbiddenException, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
 import type { ModuleRef } from '@nestjs/core';
@@ -15,9 +15,13 @@ function fakeService(
   options = {},
   fromCache: (token: string) => Session | undefined = () => undefined,
 ) {
+  const resolved = resolveSessionsOptions(options);
   return {
-    options: resolveSessionsOptions(options),
+    options: resolved,
+    name: resolved.name,
     resolve: jest.fn(resolve),
+    /** The kind's rotation: not due, unless a test says so. */
+    reissue: jest.fn((_found: Session, _token: string): Promise<{ session: Session; token: string }> | null => null),
     fromCache: jest.fn((token: string) => ({ session: fromCache(token), digests: [`digest-of-${token}`] })),
   };
 }
@@ -147,6 +151,55 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
     service.resolve.mockClear();
     await expect(activate(guard, http({ headers: { 'x-auth-token': token } }).context)).resolves.toBe(true);
     expect(service.resolve).toHaveBeenCalledWith(token, undefined, [`digest-of-${token}`]);
+  });
+
+  it('a cookie token is reissued only when it is the current one; a replaced one (inside its grace) never', async () => {
+    const current = fakeService(async () => ({ session: session(), extended: false, current: true }));
+    current.reissue.mockImplementation((found) => Promise.resolve({ session: found, token: 'b'.repeat(64) }));
+    const first = http({ headers: { cookie: `auth_token=${token}` } });
+    await guardWith(current).canActivate(first.context);
+    expect(current.reissue).toHaveBeenCalledTimes(1);
+    expect(first.response.append).toHaveBeenCalledWith('Set-Cookie', expect.stringMatching(/^auth_token=b{64};/));
+
+    const replaced = fakeService(async () => ({ session: session(), extended: false, current: false }));
+    replaced.reissue.mockImplementation((found) => Promise.resolve({ session: found, token: 'b'.repeat(64) }));
+    const second = http({ headers: { cookie: `auth_token=${token}` } });
+    await guardWith(replaced).canActivate(second.context);
+    expect(replaced.reissue).not.toHaveBeenCalled();
+    expect(second.response.append).not.toHaveBeenCalled();
+  });
+
+  it('a header token is never reissued', async () => {
+    const service = fakeService(async () => ({ session: session(), extended: false, current: true }));
+    service.reissue.mockImplementation((found) => Promise.resolve({ session: found, token: 'b'.repeat(64) }));
+    const { context, response } = http({ headers: { 'x-auth-token': token } });
+    await guardWith(service).canActivate(context);
+    expect(service.reissue).not.toHaveBeenCalled();
+    expect(response.append).not.toHaveBeenCalled();
+  });
+
+  it('a failed reissue keeps the session and its token: the request goes through', async () => {
+    const service = fakeService(async () => ({ session: session(), extended: false, current: true }));
+    service.reissue.mockImplementation(() => Promise.reject(new Error('down')));
+    const { context, response } = http({ headers: { cookie: `auth_token=${token}` } });
+    await expect(guardWith(service).canActivate(context)).resolves.toBe(true);
+    expect(response.append).not.toHaveBeenCalled();
+  });
+
+  it('maxAge: an older login is refused with 401 insufficient_user_authentication; scopes: 403 insufficient_scope', async () => {
+    const old = Object.assign(session(), { insertedAt: new Date(Date.now() - 120_000), scopes: ['read'] });
+    const service = fakeService(async () => ({ session: old, extended: false, current: true }));
+    const stepUp = http({ headers: { 'x-auth-token': token } }, { [AUTHENTICATED_KEY]: { maxAge: 60 } });
+    await expect(activate(guardWith(service), stepUp.context)).rejects.toBeInstanceOf(UnauthorizedException);
+    expect(stepUp.headers['WWW-Authenticate']).toBe('Bearer error="insufficient_user_authentication", max_age="60"');
+    const scoped = http({ headers: { 'x-auth-token': token } }, { [AUTHENTICATED_KEY]: { scopes: ['read', 'write'] } });
+    await expect(activate(guardWith(service), scoped.context)).rejects.toBeInstanceOf(ForbiddenException);
+    expect(scoped.headers['WWW-Authenticate']).toBe('Bearer error="insufficient_scope", scope="read write"');
+    const enough = http(
+      { headers: { 'x-auth-token': token } },
+      { [AUTHENTICATED_KEY]: { maxAge: 600, scopes: ['read'] } },
+    );
+    await expect(activate(guardWith(service), enough.context)).resolves.toBe(true);
   });
 
   it('@Public(): through without asking anything', async () => {

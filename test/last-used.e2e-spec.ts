@@ -1,0 +1,163 @@
+import type { SessionsService } from '../lib';
+import { createTestApp, type TestApp } from './support/app';
+import { withClockOffset } from './support/clock';
+import { onPglite, sql } from './support/database';
+import { until } from './support/until';
+
+/** The row's last use, as stored. */
+async function lastUsed(t: TestApp, table: string, id: string): Promise<Date | null> {
+  const [row] = await sql<{ last_used_at: Date | null }>(t.orm, `SELECT last_used_at FROM ${table} WHERE id = ?`, [id]);
+  return row.last_used_at === null ? null : new Date(row.last_used_at);
+}
+
+/** UPDATEs of `last_used_at` the instance sent, and how many of them wrote (an UPDATE that matched no row writes nothing). */
+const lastUseWrites = (t: TestApp) => t.log.matching(/^update .*"last_used_at"/i);
+
+/** Moves the recorded last use back by `seconds`. */
+const usedAgo = (t: TestApp, table: string, id: string, seconds: number) =>
+  sql(t.orm, `UPDATE ${table} SET last_used_at = last_used_at - make_interval(secs => ?) WHERE id = ?`, [seconds, id]);
+
+describe('trackLastUsed', () => {
+  let t: TestApp;
+  let keys: SessionsService;
+  let plain: SessionsService;
+  beforeAll(async () => {
+    t = await createTestApp({
+      kinds: [
+        { name: 'keys', ttl: null, trackLastUsed: '1m' },
+        { name: 'sliding', ttl: '1h', extendThreshold: 0, trackLastUsed: '1m' },
+        { name: 'plain', ttl: null },
+      ],
+    });
+    keys = t.sessions('keys');
+    plain = t.sessions('plain');
+  });
+  afterAll(() => t.close());
+
+  it('null until the first use; the first use records it', async () => {
+    const { session, token } = await keys.create({ userId: 'a' });
+    expect(session.lastUsedAt).toBeNull();
+    const before = Date.now();
+    await keys.authenticate(token);
+    await until(() => lastUseWrites(t).length > 0, 'the write is sent');
+    await new Promise((r) => setTimeout(r, 50));
+    const stored = await lastUsed(t, 'keys', session.id);
+    expect(stored).not.toBeNull();
+    expect(Math.abs(stored!.getTime() - before)).toBeLessThan(5_000);
+    expect((await keys.findOne({ id: session.id }))!.lastUsedAt?.getTime()).toBe(stored!.getTime());
+  });
+
+  it('never a write inside the interval, however many uses', async () => {
+    const { session, token } = await keys.create({ userId: 'b' });
+    await keys.authenticate(token);
+    await until(() => lastUseWrites(t).length > 0, 'the first write');
+    await new Promise((r) => setTimeout(r, 50));
+    const first = await lastUsed(t, 'keys', session.id);
+    t.log.clear();
+    for (let i = 0; i < 10; i++) await keys.authenticate(token);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(lastUseWrites(t)).toHaveLength(0);
+    expect((await lastUsed(t, 'keys', session.id))!.getTime()).toBe(first!.getTime());
+  });
+
+  it('20 parallel uses of a due session write once', async () => {
+    const { session, token } = await keys.create({ userId: 'c' });
+    t.log.clear();
+    const found = await Promise.all(Array.from({ length: 20 }, () => keys.authenticate(token)));
+    expect(found.every((s) => s?.id === session.id)).toBe(true);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(lastUseWrites(t)).toHaveLength(1);
+    expect(await lastUsed(t, 'keys', session.id)).not.toBeNull();
+  });
+
+  it('a use after the interval writes again (judged by the database clock, not this instance)', async () => {
+    const { session, token } = await keys.create({ userId: 'd' });
+    await keys.authenticate(token);
+    await until(() => lastUseWrites(t).length > 0, 'the first write');
+    await new Promise((r) => setTimeout(r, 50));
+    await usedAgo(t, 'keys', session.id, 61);
+    const stale = await lastUsed(t, 'keys', session.id);
+    // This instance's memo still says "just written": a clock ahead makes the use due here too.
+    t.log.clear();
+    await withClockOffset(61_000, () => keys.authenticate(token));
+    await until(() => lastUseWrites(t).length > 0, 'the second write');
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await lastUsed(t, 'keys', session.id))!.getTime()).toBeGreaterThan(stale!.getTime());
+  });
+
+  it('a due sliding extension carries the last use: one UPDATE for both', async () => {
+    const sliding = t.sessions('sliding');
+    const { session, token } = await sliding.create({ userId: 'e' });
+    await new Promise((r) => setTimeout(r, 5));
+    t.log.clear();
+    await sliding.authenticate(token);
+    await new Promise((r) => setTimeout(r, 100));
+    const updates = t.log.matching(/^update/i);
+    expect(updates).toHaveLength(1);
+    expect(updates[0]).toMatch(/"expires_at"/);
+    expect(updates[0]).toMatch(/"last_used_at"/);
+    expect(await lastUsed(t, 'sliding', session.id)).not.toBeNull();
+  });
+
+  it('off: no column, no write at all', async () => {
+    const { session, token } = await plain.create({ userId: 'f' });
+    expect(session).not.toHaveProperty('lastUsedAt');
+    t.log.clear();
+    for (let i = 0; i < 5; i++) await plain.authenticate(token);
+    expect(t.log.matching(/^update/i)).toHaveLength(0);
+    const columns = await sql<{ column_name: string }>(
+      t.orm,
+      `SELECT column_name FROM information_schema.columns WHERE table_name = 'plain'`,
+    );
+    expect(columns.map((c) => c.column_name)).not.toContain('last_used_at');
+  });
+});
+
+// Instances with their own pools racing on one row need a real server.
+(onPglite() ? describe.skip : describe)('trackLastUsed across instances (real PostgreSQL)', () => {
+  const apps: TestApp[] = [];
+  beforeAll(async () => {
+    const kinds = [{ ttl: null, trackLastUsed: '1m' }];
+    apps.push(await createTestApp({ kinds }));
+    for (let i = 0; i < 3; i++) apps.push(await createTestApp({ kinds, recreate: false }));
+  });
+  afterAll(async () => {
+    for (const app of apps) await app.close();
+  });
+
+  it('20 parallel uses spread over 4 instances: exactly one write lands', async () => {
+    const { session, token } = await apps[0].sessions().create({ userId: 'x' });
+    // Count the writes that landed: a trigger counts every row version last_used_at got.
+    await sql(apps[0].orm, `CREATE TABLE IF NOT EXISTS last_use_writes (id uuid, at timestamptz)`);
+    await sql(
+      apps[0].orm,
+      `CREATE OR REPLACE FUNCTION count_last_use() RETURNS trigger AS $$ BEGIN
+         IF NEW.last_used_at IS DISTINCT FROM OLD.last_used_at THEN INSERT INTO last_use_writes VALUES (NEW.id, NEW.last_used_at); END IF;
+         RETURN NEW; END $$ LANGUAGE plpgsql`,
+    );
+    await sql(apps[0].orm, `DROP TRIGGER IF EXISTS count_last_use ON sessions`);
+    await sql(
+      apps[0].orm,
+      `CREATE TRIGGER count_last_use AFTER UPDATE ON sessions FOR EACH ROW EXECUTE FUNCTION count_last_use()`,
+    );
+    try {
+      for (const app of apps) app.log.clear();
+      const found = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => apps[i % apps.length].sessions().authenticate(token)),
+      );
+      expect(found.every((s) => s?.id === session.id)).toBe(true);
+      await new Promise((r) => setTimeout(r, 300));
+      const writes = await sql<{ n: number }>(
+        apps[0].orm,
+        `SELECT count(*)::int AS n FROM last_use_writes WHERE id = ?`,
+        [session.id],
+      );
+      expect(writes[0].n).toBe(1);
+      // Each instance sent its own UPDATE: the database's condition, not a memo, kept it to one write.
+      const sent = apps.reduce((n, app) => n + lastUseWrites(app).length, 0);
+      expect(sent).toBe(apps.length);
+    } finally {
+      await sql(apps[0].orm, `DROP TRIGGER IF EXISTS count_last_use ON sessions`);
+    }
+  });
+});
