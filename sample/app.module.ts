@@ -2,9 +2,10 @@ import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } 
 import { APP_FILTER } from '@nestjs/core';
 import { MikroOrmModule } from '@mikro-orm/nestjs';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
-import { EctoSessionsModule } from 'nestjs-ecto-sessions';
+import { type Duration, EctoSessionsModule } from 'nestjs-ecto-sessions';
 import { AccountController } from './controllers/account.controller';
 import { ApiKeysController } from './controllers/api-keys.controller';
+import { ApiSessionsController } from './controllers/api-sessions.controller';
 import { ApiController } from './controllers/api.controller';
 import { HomeController } from './controllers/home.controller';
 import { StatsController } from './controllers/stats.controller';
@@ -23,6 +24,8 @@ export interface SampleOptions {
   singleConnection?: boolean;
   /** Seconds or a duration between prunes of expired sessions; `null` = off. @default '1m' */
   pruneInterval?: string | null;
+  /** A browser's token older than this is replaced on its next page. @default ROTATE_EVERY ('15m') */
+  rotateEvery?: Duration;
 }
 
 const PAGES = [HomeController, AccountController, ApiKeysController, StatsController];
@@ -40,10 +43,15 @@ export class AppModule implements NestModule {
           pool: { min: 0, max: options.singleConnection ? 1 : 10 },
         }),
         MikroOrmModule.forFeature([User]),
-        EctoSessionsModule.forRoot(browserSessions(options.pruneInterval === undefined ? '1m' : options.pruneInterval)),
+        EctoSessionsModule.forRoot(
+          browserSessions({
+            pruneInterval: options.pruneInterval === undefined ? '1m' : options.pruneInterval,
+            rotateEvery: options.rotateEvery,
+          }),
+        ),
         EctoSessionsModule.forRoot(apiKeys),
       ],
-      controllers: [...PAGES, ApiController],
+      controllers: [...PAGES, ApiController, ApiSessionsController],
       // Unknown URLs and other errors outside the pages: an HTML error page (JSON under /api).
       providers: [UsersService, SignInService, { provide: APP_FILTER, useClass: SiteExceptionFilter }],
     };

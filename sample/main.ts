@@ -23,7 +23,12 @@ export async function listen(app: INestApplication, port: number): Promise<void>
 /** `npm start`: the sample on http://localhost:3000 (`PORT` overrides), on `DATABASE_URL` or an embedded PGlite. */
 async function main(): Promise<void> {
   const database = await openDatabase();
-  const app = await createSampleApp({ databaseUrl: database.url, singleConnection: database.embedded });
+  const app = await createSampleApp({
+    databaseUrl: database.url,
+    singleConnection: database.embedded,
+    // e.g. ROTATE_EVERY=30s npm start, to watch the account page's token being replaced.
+    rotateEvery: process.env.ROTATE_EVERY || undefined,
+  });
   const port = Number(process.env.PORT) || 3000;
   try {
     await listen(app, port);

@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { MikroORM } from '@mikro-orm/core';
 import { getSessionsToken, type SessionsService } from 'nestjs-ecto-sessions';
 import { createSampleApp } from '../sample/app.factory';
-import { API_KEYS, type ApiKeyData } from '../sample/sessions.config';
+import { API_KEYS, type ApiKeyData, MAX_SESSIONS_PER_USER } from '../sample/sessions.config';
 
 /**
  * The sample over HTTP, as a browser without JavaScript would use it: every
@@ -18,6 +18,27 @@ interface Reply {
   json<T = any>(): T;
 }
 
+/** Form fields; a list is one field sent several times, as ticked checkboxes of one name are. */
+type Form = Record<string, string | string[]>;
+
+function encodeForm(form: Form): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(form)) {
+    for (const one of Array.isArray(value) ? value : [value]) params.append(name, one);
+  }
+  return params.toString();
+}
+
+/** Polls `check` (every 20 ms, for at most 3 s) until it returns something truthy; fails naming `what`. */
+async function eventually<T>(check: () => Promise<T>, what: string): Promise<T> {
+  for (let i = 0; i < 150; i++) {
+    const value = await check();
+    if (value) return value;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting until ${what}`);
+}
+
 /** A cookie-keeping HTTP client that does not follow redirects. */
 class Client {
   readonly cookies = new Map<string, string>();
@@ -30,7 +51,7 @@ class Client {
   async request(
     method: string,
     path: string,
-    options: { form?: Record<string, string>; headers?: Record<string, string> } = {},
+    options: { form?: Form; headers?: Record<string, string> } = {},
   ): Promise<Reply> {
     const headers: Record<string, string> = { 'user-agent': this.userAgent, ...options.headers };
     const cookie = [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
@@ -40,7 +61,7 @@ class Client {
       method,
       headers,
       redirect: 'manual',
-      body: options.form ? new URLSearchParams(options.form).toString() : undefined,
+      body: options.form ? encodeForm(options.form) : undefined,
     });
     const setCookies = res.headers.getSetCookie();
     for (const line of setCookies) {
@@ -66,7 +87,7 @@ class Client {
   }
 
   /** A form POST carrying the CSRF token of the cookie, as the pages' forms do. */
-  async post(path: string, fields: Record<string, string> = {}): Promise<Reply> {
+  async post(path: string, fields: Form = {}): Promise<Reply> {
     if (!this.cookies.has('csrf_token')) await this.get('/');
     return this.request('POST', path, { form: { _csrf: this.cookies.get('csrf_token')!, ...fields } });
   }
@@ -163,9 +184,9 @@ describe('sample app (HTTP)', () => {
     await sql('DELETE FROM users');
   });
 
-  /** Signs up in a new client; returns it with the user id and the session's token and id. */
-  async function signUp(userAgent?: string) {
-    const client = new Client(base, userAgent);
+  /** Signs up in a new client (of the app at `at`); returns it with the user id and the session's token and id. */
+  async function signUp(userAgent?: string, at = base) {
+    const client = new Client(at, userAgent);
     const signup = await client.post('/signup');
     expect(signup.location).toBe('/account');
     const page = await client.follow(signup);
@@ -173,15 +194,15 @@ describe('sample app (HTTP)', () => {
     return { client, userId, token: client.cookies.get('auth_token')!, sessionId: sessionRows(page.body)[0].id, page };
   }
 
-  /** Creates an API key through the page; returns the key it shows once. */
-  async function createKey(client: Client, name: string): Promise<string> {
-    const page = await client.follow(await client.post('/api-keys', { name }));
+  /** Creates an API key through the page, with these scopes ticked; returns the key it shows once. */
+  async function createKey(client: Client, name: string, scopes: string[] = []): Promise<string> {
+    const page = await client.follow(await client.post('/api-keys', { name, scopes }));
     return /<pre id="new-key">([^<]+)</.exec(page.body)![1];
   }
 
-  /** Logs in as an existing user in a new client. */
-  async function logIn(userId: string, userAgent?: string) {
-    const client = new Client(base, userAgent);
+  /** Logs in as an existing user in a new client (of the app at `at`). */
+  async function logIn(userId: string, userAgent?: string, at = base) {
+    const client = new Client(at, userAgent);
     const login = await client.post('/login', { user_id: userId });
     expect(login.location).toBe('/account');
     const page = await client.follow(login);
@@ -212,6 +233,40 @@ describe('sample app (HTTP)', () => {
     } finally {
       await other.close();
     }
+  });
+
+  it('adds the security features’ columns to tables of the previous release; their sessions and keys still work', async () => {
+    const a = await signUp();
+    const key = await createKey(a.client, 'from before');
+    const columns = async (table: string) =>
+      (await sql(`SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY 1`, [table])).map(
+        (c: { column_name: string }) => c.column_name,
+      );
+    const added = {
+      sessions: ['previous_auth_token_digest', 'rotated_at'],
+      api_keys: ['last_used_at', 'scopes'],
+    };
+    // The tables as the sample made them before: without the new columns (and the index on one).
+    await sql('ALTER TABLE sessions DROP COLUMN previous_auth_token_digest, DROP COLUMN rotated_at');
+    await sql('ALTER TABLE api_keys DROP COLUMN last_used_at, DROP COLUMN scopes');
+    expect(await columns('sessions')).not.toEqual(expect.arrayContaining(added.sessions));
+    const upgrading = await createSampleApp({
+      databaseUrl: process.env.DATABASE_URL!,
+      singleConnection: process.env.TEST_DATABASE_KIND === 'pglite',
+      pruneInterval: null,
+      logger: false,
+    });
+    await upgrading.close();
+    expect(await columns('sessions')).toEqual(expect.arrayContaining(added.sessions));
+    expect(await columns('api_keys')).toEqual(expect.arrayContaining(added.api_keys));
+    const indexes = (await sql(`SELECT indexdef FROM pg_indexes WHERE tablename = 'sessions'`)).map(
+      (i: { indexdef: string }) => i.indexdef,
+    );
+    expect(indexes.some((def: string) => /\(previous_auth_token_digest\)/.test(def))).toBe(true);
+    expect(await sql('SELECT scopes, last_used_at FROM api_keys')).toEqual([{ scopes: [], last_used_at: null }]);
+    expect(await sql('SELECT rotated_at FROM sessions')).toEqual([{ rotated_at: null }]);
+    expect((await a.client.get('/account')).status).toBe(200);
+    expect((await new Client(base).get('/api/me', { 'x-auth-token': key })).json().is_logged_in).toBe(true);
   });
 
   it('prunes sessions an hour past their expiry, on its interval; more recently expired ones stay listed', async () => {
@@ -704,17 +759,14 @@ describe('sample app (HTTP)', () => {
       expect((await new Client(base).get('/api/me', { authorization: `Bearer ${key}` })).json().is_logged_in).toBe(
         true,
       );
-      expect(/class="last-used">([^<]+)</.exec((await a.client.get('/api-keys')).body)![1]).toMatch(/UTC$/);
-    });
-
-    it('writes the last use at most once a minute', async () => {
-      const a = await signUp();
-      const key = await createKey(a.client, 'k');
-      await new Client(base).get('/api/me', { 'x-auth-token': key });
-      const [first] = await sql('SELECT data FROM api_keys');
-      await new Client(base).get('/api/me', { 'x-auth-token': key });
-      const [second] = await sql('SELECT data FROM api_keys');
-      expect(second.data.lastUsedAt).toBe(first.data.lastUsedAt);
+      // The library records the use (`trackLastUsed`), possibly just after the answer.
+      const used = await eventually(
+        async () => (await sql('SELECT last_used_at FROM api_keys'))[0].last_used_at,
+        'the use is recorded',
+      );
+      const cell = /class="last-used"><time datetime="([^"]+)">([^<]+)</.exec((await a.client.get('/api-keys')).body)!;
+      expect(cell[1]).toBe(new Date(used).toISOString());
+      expect(cell[2]).toMatch(/UTC$/);
     });
 
     it('refuses an empty name', async () => {
@@ -780,6 +832,389 @@ describe('sample app (HTTP)', () => {
       const browser = new Client(base);
       browser.cookies.set('auth_token', key);
       expect((await browser.get('/account')).location).toBe('/');
+    });
+  });
+
+  describe('token rotation (rotation.every)', () => {
+    /** The sample with a two-second `every`, so a token is due for rotation after a short wait. */
+    async function rotatingApp() {
+      const rotating = await createSampleApp({
+        databaseUrl: process.env.DATABASE_URL!,
+        singleConnection: process.env.TEST_DATABASE_KIND === 'pglite',
+        pruneInterval: null,
+        rotateEvery: '2s',
+        logger: false,
+      });
+      await rotating.listen(0, '127.0.0.1');
+      return { app: rotating, url: (await rotating.getUrl()).replace('[::1]', '127.0.0.1') };
+    }
+    const waitPastEvery = () => new Promise((r) => setTimeout(r, 2300));
+    const authCookie = (reply: Reply) => reply.setCookies.find((c) => c.startsWith('auth_token='));
+
+    it('replaces the cookie of a token older than `every`; the replaced token works for the grace minute, then not', async () => {
+      const rotating = await rotatingApp();
+      try {
+        const a = await signUp('Rotating/1.0', rotating.url);
+        const [before] = await sql('SELECT inserted_at, rotated_at FROM sessions WHERE id = ?', [a.sessionId]);
+        expect(before.rotated_at).toBeNull();
+        // Within `every`: no new token.
+        expect(authCookie(await a.client.get('/account'))).toBeUndefined();
+        await waitPastEvery();
+        const page = await a.client.get('/account');
+        expect(page.status).toBe(200);
+        const cookie = authCookie(page)!;
+        expect(cookie).toMatch(/HttpOnly/);
+        expect(cookie).toMatch(/SameSite=Lax/);
+        const renewed = a.client.cookies.get('auth_token')!;
+        expect(renewed).toMatch(/^[A-Za-z0-9_-]{64}$/);
+        expect(renewed).not.toBe(a.token);
+        // The same row (id, login time) with a new token; the page says it was just replaced.
+        const rows = await sql('SELECT id, inserted_at, rotated_at FROM sessions');
+        expect(rows).toHaveLength(1);
+        expect(rows[0].id).toBe(a.sessionId);
+        expect(new Date(rows[0].inserted_at)).toEqual(new Date(before.inserted_at));
+        expect(rows[0].rotated_at).not.toBeNull();
+        expect(sessionRows(page.body).find((r) => r.current)!.id).toBe(a.sessionId);
+        expect(page.body).toMatch(/This browser's token was last replaced\s*<time datetime="([^"]+)"/);
+        const shown = /This browser's token was last replaced\s*<time datetime="([^"]+)"/.exec(page.body)![1];
+        expect(shown).toBe(new Date(rows[0].rotated_at).toISOString());
+
+        // The replaced token, in another tab or a request on its way, still works and is not replaced again.
+        const tab = new Client(rotating.url);
+        tab.cookies.set('auth_token', a.token);
+        const old = await tab.get('/account');
+        expect(old.status).toBe(200);
+        expect(authCookie(old)).toBeUndefined();
+        expect((await a.client.get('/account')).status).toBe(200);
+
+        // Past the grace minute (as if the rotation were two minutes ago), the replaced token is refused.
+        await sql(`UPDATE sessions SET rotated_at = rotated_at - interval '2 minutes' WHERE id = ?`, [a.sessionId]);
+        expect((await tab.get('/account')).location).toBe('/');
+        expect((await a.client.get('/account')).status).toBe(200);
+      } finally {
+        await rotating.app.close();
+      }
+    });
+
+    it('never replaces a token sent in a header: the client could not learn the new one', async () => {
+      const rotating = await rotatingApp();
+      try {
+        const a = await signUp('Rotating/1.0', rotating.url);
+        await waitPastEvery();
+        const script = new Client(rotating.url);
+        const reply = await script.get('/account', { 'x-auth-token': a.token });
+        expect(reply.status).toBe(200);
+        expect(authCookie(reply)).toBeUndefined();
+        expect((await sql('SELECT rotated_at FROM sessions'))[0].rotated_at).toBeNull();
+        expect((await script.get('/account', { 'x-auth-token': a.token })).status).toBe(200);
+      } finally {
+        await rotating.app.close();
+      }
+    });
+
+    it('the account page says when the token was issued and how often it is replaced (15 minutes by default)', async () => {
+      const { page, sessionId } = await signUp();
+      const [row] = await sql('SELECT inserted_at FROM sessions WHERE id = ?', [sessionId]);
+      const card = /<section class="card" id="rotation">([\s\S]*?)<\/section>/.exec(page.body)![1];
+      expect(card).toMatch(/issued at login\s*<time datetime="([^"]+)"/);
+      expect(/<time datetime="([^"]+)"/.exec(card)![1]).toBe(new Date(row.inserted_at).toISOString());
+      expect(card).toContain('Once it is 15 minutes old');
+      expect(card).toMatch(/keeps working\s+for 1 minute/);
+    });
+  });
+
+  describe('sign out everywhere needs a recent login (step-up, maxAge)', () => {
+    /** Moves a session's login (its `inserted_at`) this many minutes into the past. */
+    const age = (sessionId: string, minutes: number) =>
+      sql(`UPDATE sessions SET inserted_at = inserted_at - make_interval(mins => ?) WHERE id = ?`, [
+        minutes,
+        sessionId,
+      ]);
+
+    it('with a login older than 5 minutes: 401, a page that asks to log in again and says why; nothing signed out', async () => {
+      const a = await signUp();
+      const b = await logIn(a.userId);
+      await age(a.sessionId, 6);
+      const before = await sql('SELECT * FROM sessions ORDER BY id');
+      const reply = await a.client.post('/account/sign-out-everywhere', { revoke_api_keys: '1' });
+      expect(reply.status).toBe(401);
+      expect(reply.headers.get('www-authenticate')).toBe(
+        'Bearer error="insufficient_user_authentication", max_age="300"',
+      );
+      expect(reply.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(reply.headers.get('cache-control')).toBe('no-store');
+      expect(reply.body).toContain('<h1>Log in again</h1>');
+      expect(reply.body).toMatch(/Sign out everywhere needs a recent login<\/strong>: one from the last 5 minutes/);
+      expect(reply.body).toMatch(/Your session still works for everything else/);
+      const form = /<form method="post" action="\/login">([\s\S]*?)<\/form>/.exec(reply.body)![1];
+      expect(form).toContain(`name="_csrf" value="${a.client.cookies.get('csrf_token')}"`);
+      expect(form).toContain('name="user_id"');
+      // The session stays: its cookie is not dropped, nothing changed, and the account page still opens.
+      expect(reply.setCookies.some((c) => c.startsWith('auth_token='))).toBe(false);
+      expect(await sql('SELECT * FROM sessions ORDER BY id')).toEqual(before);
+      expect((await a.client.get('/account')).status).toBe(200);
+      expect((await b.client.get('/account')).status).toBe(200);
+    });
+
+    it('logging in again (a new session) lets it through', async () => {
+      const a = await signUp();
+      await logIn(a.userId);
+      await age(a.sessionId, 10);
+      expect((await a.client.post('/account/sign-out-everywhere')).status).toBe(401);
+      const again = await a.client.post('/login', { user_id: a.userId });
+      expect(again.location).toBe('/account');
+      expect(a.client.cookies.get('auth_token')).not.toBe(a.token);
+      const reply = await a.client.post('/account/sign-out-everywhere');
+      expect(reply.location).toBe('/');
+      expect(flashOf((await a.client.follow(reply)).body)).toMatch(/3 sessions deleted/);
+      expect(await sql('SELECT id FROM sessions')).toEqual([]);
+    });
+
+    it('a login just inside 5 minutes is let through', async () => {
+      const a = await signUp();
+      await age(a.sessionId, 4);
+      const reply = await a.client.post('/account/sign-out-everywhere');
+      expect(reply.location).toBe('/');
+      expect(await sql('SELECT id FROM sessions')).toEqual([]);
+    });
+
+    it('the other actions never ask, however old the login', async () => {
+      const a = await signUp();
+      const b = await logIn(a.userId);
+      const c = await logIn(a.userId);
+      await age(a.sessionId, 10);
+      expect((await a.client.get('/account')).status).toBe(200);
+      expect((await a.client.post(`/account/sessions/${b.sessionId}/expire`)).location).toBe('/account');
+      expect((await a.client.post(`/account/sessions/${b.sessionId}/delete`)).location).toBe('/account');
+      expect((await a.client.post('/api-keys', { name: 'k' })).location).toBe('/api-keys');
+      const [{ id }] = await sql('SELECT id FROM api_keys');
+      expect((await a.client.post(`/api-keys/${id}/revoke`)).location).toBe('/api-keys');
+      expect((await a.client.post('/account/sign-out-others')).location).toBe('/account');
+      expect((await sql('SELECT id FROM sessions')).map((r: { id: string }) => r.id)).toEqual([a.sessionId]);
+      expect((await c.client.get('/account')).location).toBe('/');
+    });
+
+    it('the account page says so next to the button', async () => {
+      const { page } = await signUp();
+      expect(/<p class="muted" id="recent-login">([\s\S]*?)<\/p>/.exec(page.body)![1]).toMatch(
+        /needs a recent login: one from the last\s+5 minutes/,
+      );
+    });
+
+    it('rotation keeps the login time: a freshly rotated token of an old login is still refused', async () => {
+      const rotating = await createSampleApp({
+        databaseUrl: process.env.DATABASE_URL!,
+        singleConnection: process.env.TEST_DATABASE_KIND === 'pglite',
+        pruneInterval: null,
+        rotateEvery: '1s',
+        logger: false,
+      });
+      await rotating.listen(0, '127.0.0.1');
+      try {
+        const a = await signUp(undefined, (await rotating.getUrl()).replace('[::1]', '127.0.0.1'));
+        await age(a.sessionId, 10);
+        await a.client.get('/account');
+        expect(a.client.cookies.get('auth_token')).not.toBe(a.token);
+        expect((await a.client.post('/account/sign-out-everywhere')).status).toBe(401);
+        expect(await sql('SELECT id FROM sessions')).toHaveLength(1);
+      } finally {
+        await rotating.close();
+      }
+    });
+  });
+
+  describe('API key scopes', () => {
+    const api = (key: string) => ({ authorization: `Bearer ${key}` });
+
+    it('the new-key form has a checkbox for each scope', async () => {
+      const a = await signUp();
+      const page = await a.client.get('/api-keys');
+      const form = /<form class="card create-key" method="post" action="\/api-keys">([\s\S]*?)<\/form>/.exec(
+        page.body,
+      )![1];
+      const boxes = [...form.matchAll(/<input type="checkbox" name="scopes" value="([^"]+)"/g)].map((m) => m[1]);
+      expect(boxes).toEqual(['sessions:read', 'sessions:revoke']);
+    });
+
+    it('a key gets only the scopes ticked: it lists sessions, but revoking one (another scope) is a 403', async () => {
+      const a = await signUp('Browser/A');
+      const b = await logIn(a.userId, 'Browser/B');
+      const reply = await a.client.post('/api-keys', { name: 'reader', scopes: ['sessions:read'] });
+      const created = await a.client.follow(reply);
+      expect(flashOf(created.body)).toMatch(/created with scopes sessions:read/);
+      const key = /<pre id="new-key">([^<]+)</.exec(created.body)![1];
+      expect(await sql('SELECT scopes FROM api_keys')).toEqual([{ scopes: ['sessions:read'] }]);
+      expect(/<td data-label="Scopes" class="scopes">([\s\S]*?)<\/td>/.exec(created.body)![1]).toBe(
+        '<code class="scope">sessions:read</code> ',
+      );
+
+      const list = await new Client(base).get('/api/sessions', api(key));
+      expect(list.status).toBe(200);
+      expect(
+        list
+          .json()
+          .map((s: { id: string }) => s.id)
+          .sort(),
+      ).toEqual([a.sessionId, b.sessionId].sort());
+      expect(list.json()[0]).toEqual({
+        id: expect.any(String),
+        device: expect.any(String),
+        ip: '127.0.0.1',
+        expired: false,
+        inserted_at: expect.any(String),
+        expires_at: expect.any(String),
+      });
+      expect(list.body).not.toContain('digest');
+
+      const refused = await new Client(base).request('DELETE', `/api/sessions/${b.sessionId}`, { headers: api(key) });
+      expect(refused.status).toBe(403);
+      expect(refused.headers.get('www-authenticate')).toBe(
+        'Bearer error="insufficient_scope", scope="sessions:revoke"',
+      );
+      expect(refused.json()).toEqual({
+        statusCode: 403,
+        error: 'insufficient_scope',
+        message: expect.any(String),
+        scopes: ['sessions:revoke'],
+      });
+      expect((await b.client.get('/account')).status).toBe(200);
+    });
+
+    it('a key with sessions:revoke signs a device out; not another user’s', async () => {
+      const a = await signUp();
+      const b = await logIn(a.userId);
+      const stranger = await signUp();
+      const key = await createKey(a.client, 'revoker', ['sessions:revoke']);
+      const theirs = await new Client(base).request('DELETE', `/api/sessions/${stranger.sessionId}`, {
+        headers: api(key),
+      });
+      expect(theirs.status).toBe(404);
+      const mine = await new Client(base).request('DELETE', `/api/sessions/${b.sessionId}`, { headers: api(key) });
+      expect(mine.status).toBe(204);
+      expect((await b.client.get('/account')).location).toBe('/');
+      expect((await stranger.client.get('/account')).status).toBe(200);
+      // Without sessions:read it may not list them.
+      expect((await new Client(base).get('/api/sessions', api(key))).status).toBe(403);
+    });
+
+    it('a key with no scope ticked calls /api/me (which needs none) but nothing scoped', async () => {
+      const a = await signUp();
+      const key = await createKey(a.client, 'plain');
+      expect(await sql('SELECT scopes FROM api_keys')).toEqual([{ scopes: [] }]);
+      expect((await new Client(base).get('/api/me', api(key))).json()).toMatchObject({
+        is_logged_in: true,
+        session: { kind: 'api_key', scopes: [] },
+      });
+      const refused = await new Client(base).get('/api/sessions', api(key));
+      expect(refused.status).toBe(403);
+      expect(refused.headers.get('www-authenticate')).toBe('Bearer error="insufficient_scope", scope="sessions:read"');
+      expect(
+        /<td data-label="Scopes" class="scopes">([\s\S]*?)<\/td>/.exec((await a.client.get('/api-keys')).body)![1],
+      ).toBe('<span class="muted">none</span>');
+    });
+
+    it.each([['*'], ['admin'], ['sessions:read', 'sessions:write']])(
+      'a hand-made scope list (%s …) is refused and makes no key',
+      async (...scopes: string[]) => {
+        const a = await signUp();
+        const reply = await a.client.post('/api-keys', { name: 'sneaky', scopes });
+        expect(reply.location).toBe('/api-keys');
+        const page = await a.client.follow(reply);
+        expect(flashTypeOf(page.body)).toBe('error');
+        expect(flashOf(page.body)).toMatch(/Choose scopes among sessions:read, sessions:revoke/);
+        expect(await sql('SELECT id FROM api_keys')).toEqual([]);
+      },
+    );
+
+    it('the scoped routes take API keys only: a browser session token is a 401, and so is no token', async () => {
+      const a = await signUp();
+      for (const headers of [api(a.token), { 'x-auth-token': a.token }, {}] as Record<string, string>[]) {
+        const reply = await new Client(base).get('/api/sessions', headers);
+        expect(reply.status).toBe(401);
+        expect(reply.headers.get('content-type')).toMatch(/^application\/json/);
+      }
+      const withCookie = new Client(base);
+      withCookie.cookies.set('auth_token', a.token);
+      expect((await withCookie.get('/api/sessions')).status).toBe(401);
+    });
+  });
+
+  describe('API key last use (trackLastUsed)', () => {
+    it('is recorded by the library at most once a minute, on /api/me and on the scoped routes', async () => {
+      const a = await signUp();
+      const key = await createKey(a.client, 'k', ['sessions:read']);
+      const lastUsed = async () => (await sql('SELECT last_used_at, data FROM api_keys'))[0];
+      expect((await lastUsed()).last_used_at).toBeNull();
+      await new Client(base).get('/api/sessions', { 'x-auth-token': key });
+      const first = await eventually(async () => (await lastUsed()).last_used_at, 'the first use is recorded');
+      for (const path of ['/api/me', '/api/sessions', '/api/me']) {
+        expect((await new Client(base).get(path, { 'x-auth-token': key })).status).toBe(200);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await lastUsed()).last_used_at).toEqual(first);
+      // The sample no longer keeps its own copy in `data`.
+      expect((await lastUsed()).data).toEqual({ name: 'k' });
+      const cell = /class="last-used"><time datetime="([^"]+)">/.exec((await a.client.get('/api-keys')).body)!;
+      expect(cell[1]).toBe(new Date(first).toISOString());
+    });
+  });
+
+  describe(`at most ${MAX_SESSIONS_PER_USER} browser sessions a user (maxPerUser)`, () => {
+    const valid = async (userId: string) =>
+      (
+        await sql('SELECT id FROM sessions WHERE user_id = ? AND expires_at > now() ORDER BY inserted_at', [userId])
+      ).map((r: { id: string }) => r.id);
+
+    it('a login beyond the cap expires the oldest session, and the flash names its device', async () => {
+      const [oldest, ...others] = DEVICES.slice(0, MAX_SESSIONS_PER_USER + 1);
+      const a = await signUp(oldest[0]);
+      const stranger = await signUp();
+      const more: Awaited<ReturnType<typeof logIn>>[] = [];
+      for (const [agent] of others.slice(0, -1)) more.push(await logIn(a.userId, agent));
+      expect(await valid(a.userId)).toHaveLength(MAX_SESSIONS_PER_USER);
+      for (const s of more) expect(flashOf(s.page.body)).not.toMatch(/signed out/);
+
+      const last = await logIn(a.userId, others[others.length - 1][0]);
+      const [{ inserted_at }] = await sql('SELECT inserted_at FROM sessions WHERE id = ?', [a.sessionId]);
+      const when = new Date(inserted_at).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+      expect(flashOf(last.page.body)).toBe(
+        `You are logged in as ${a.userId}. You can be signed in on at most ${MAX_SESSIONS_PER_USER} devices, ` +
+          `so the oldest session was signed out: ${oldest[1]} (127.0.0.1, signed in ${when}).`,
+      );
+      expect(await valid(a.userId)).toEqual([...more.map((s) => s.sessionId), last.sessionId]);
+      // Expired, not deleted: listed as such, and that device is sent home.
+      const rows = sessionRows(last.page.body);
+      expect(rows).toHaveLength(MAX_SESSIONS_PER_USER + 1);
+      expect(rows.find((r) => r.id === a.sessionId)).toMatchObject({ expired: true });
+      expect((await a.client.get('/account')).location).toBe('/');
+      expect(await valid(stranger.userId)).toEqual([stranger.sessionId]);
+    });
+
+    it('an expired or deleted session frees its slot: the next login signs no one out', async () => {
+      const a = await signUp();
+      const others: Awaited<ReturnType<typeof logIn>>[] = [];
+      for (let i = 1; i < MAX_SESSIONS_PER_USER; i++) others.push(await logIn(a.userId));
+      await a.client.post(`/account/sessions/${others[0].sessionId}/expire`);
+      await a.client.post(`/account/sessions/${others[1].sessionId}/delete`);
+      const first = await logIn(a.userId);
+      const second = await logIn(a.userId);
+      expect(flashOf(first.page.body)).toBe(`You are logged in as ${a.userId}.`);
+      expect(flashOf(second.page.body)).toBe(`You are logged in as ${a.userId}.`);
+      expect(await valid(a.userId)).toHaveLength(MAX_SESSIONS_PER_USER);
+      expect((await a.client.get('/account')).status).toBe(200);
+    });
+
+    it('the account page states the cap', async () => {
+      const { page } = await signUp();
+      expect(/<p class="muted" id="session-cap">([\s\S]*?)<\/p>/.exec(page.body)![1]).toMatch(
+        new RegExp(`at most ${MAX_SESSIONS_PER_USER} devices at once: a login beyond that signs out the oldest`),
+      );
+    });
+
+    it('API keys have no cap', async () => {
+      const a = await signUp();
+      for (let i = 0; i <= MAX_SESSIONS_PER_USER; i++) await createKey(a.client, `k${i}`);
+      expect(await sql('SELECT id FROM api_keys WHERE expires_at IS NULL')).toHaveLength(MAX_SESSIONS_PER_USER + 1);
     });
   });
 

@@ -12,8 +12,15 @@ import {
   UseFilters,
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { Authenticated, CurrentSession, InjectSessions, type Session, SessionsService } from 'nestjs-ecto-sessions';
-import { API_KEYS } from '../sessions.config';
+import {
+  Authenticated,
+  CurrentSession,
+  InjectSessions,
+  parseDuration,
+  type Session,
+  SessionsService,
+} from 'nestjs-ecto-sessions';
+import { API_KEYS, MAX_SESSIONS_PER_USER, RECENT_LOGIN } from '../sessions.config';
 import { UsersService } from '../users/users.service';
 import type { ClientInfo } from '../web/client-info';
 import { describeDevice } from '../web/device';
@@ -53,6 +60,14 @@ export class AccountController {
       user,
       token,
       apiUrl: `${req.protocol}://${req.get('host')}/api/me`,
+      // The guard replaces the cookie's token once it is older than `every`; the row, its id and login stay.
+      rotation: this.sessions.options.rotation && {
+        issuedAt: current.rotatedAt ?? current.insertedAt,
+        rotated: current.rotatedAt != null,
+        ...this.sessions.options.rotation,
+      },
+      maxSessions: MAX_SESSIONS_PER_USER,
+      recentLogin: parseDuration(RECENT_LOGIN),
       sessions: sessions.map((session) => ({
         id: session.id,
         current: session.id === current.id,
@@ -102,8 +117,13 @@ export class AccountController {
     redirect(res, '/account');
   }
 
-  /** Browser sessions only, unless the box is ticked: API keys are a separate kind, meant to outlive a sign-out. */
+  /**
+   * Browser sessions only, unless the box is ticked: API keys are a separate kind, meant to outlive a sign-out.
+   * It needs a recent login (step-up): a session of an older login gets a 401, which `PageExceptionFilter`
+   * shows as a page that asks to log in again and says why; the session itself stays signed in.
+   */
   @Post('sign-out-everywhere')
+  @Authenticated({ maxAge: RECENT_LOGIN })
   async signOutEverywhere(
     @CurrentSession() current: Session,
     @Body('revoke_api_keys') revokeApiKeys: unknown,

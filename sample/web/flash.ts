@@ -28,6 +28,8 @@ export interface FlashSecret {
   token: string;
   /** An API key's name. */
   name?: string;
+  /** An API key's scopes. */
+  scopes?: string[];
 }
 
 /**
