@@ -161,3 +161,26 @@ describe('trackLastUsed', () => {
     }
   });
 });
+
+describe('trackLastUsed inside a caller transaction', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ kinds: [{ name: 'inTx', ttl: null, trackLastUsed: '1m' }] });
+  });
+  afterAll(() => t.close());
+
+  it('the background write does not join the caller transaction: it lands though that one rolls back', async () => {
+    const keys = t.sessions('inTx');
+    const { session, token } = await keys.create({ userId: 'tx' });
+    await t.orm.em
+      .fork()
+      .transactional(async () => {
+        expect(await keys.authenticate(token)).not.toBeNull();
+        await new Promise((r) => setTimeout(r, 100));
+        throw new Error('rolled back');
+      })
+      .catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await lastUsed(t, 'in_tx', session.id)).not.toBeNull();
+  });
+});

@@ -42,7 +42,7 @@ export class LastUse {
     if (this.recent.size >= RECENT) this.recent.clear();
     this.recent.set(session.id, now);
     if (written) return;
-    this.runner.request(this.statements.touch(session.id, this.interval)).then(undefined, (error: unknown) => {
+    this.runner.background(this.statements.touch(session.id, this.interval)).then(undefined, (error: unknown) => {
       this.recent.delete(session.id);
       logger.warn(`Recording the last use of a "${this.kind}" session failed (${(error as Error)?.name ?? 'error'})`);
     });

@@ -88,6 +88,15 @@ export class StatementRunner {
   }
 
   /**
+   * A write that may finish after the request (the last use): on its own pooled
+   * connection, never inside the caller's transaction, which may have ended by then.
+   */
+  background(statement: Statement): Promise<unknown> {
+    if (this.direct) return this.direct.rows(statement.sql, statement.params);
+    return this.orm.em.getConnection().execute(statement.sql, statement.params, 'all');
+  }
+
+  /**
    * The caller gets a `SessionsTimeoutError` once `statementTimeout` passes (the
    * guard answers 503); the statement itself finishes or fails in the
    * background, its connection going back to the pool.
