@@ -23,7 +23,7 @@ describe.each(['express', 'fastify'])(`forRootAsync on ${stack.title} with %s ($
       tokenPrefix: 'sk_async_',
     });
     const env = (await http.get('/_probe/env')).body;
-    expect(env.entities.map((e) => e.tableName).sort()).toEqual(['api_keys', 'sessions']);
+    expect(env.entities.map((e) => e.tableName).sort()).toEqual(['api_keys', 'secure_sessions', 'sessions']);
   });
 
   it('login, a guarded route, the cookie and an API key work as with forRoot', async () => {

@@ -23,11 +23,31 @@ const API_KEY_OPTIONS: EctoSessionsOptions = {
   cache: true,
 };
 
+/** A kind with every security feature (DESIGN §6); the features that add columns are table shape. */
+const SECURE_SHAPE = {
+  name: 'secure',
+  tableName: 'secure_sessions',
+  rotation: { grace: '1m', every: '1s' },
+  scopes: true,
+  trackLastUsed: '1m',
+} satisfies EctoSessionsOptions;
+
+const SECURE_OPTIONS: EctoSessionsOptions = {
+  ttl: '1h',
+  maxPerUser: { max: 2 },
+  tokenFrom: [
+    { type: 'header', name: 'x-secure-token' },
+    { type: 'cookie', name: 'secure_token' },
+  ],
+  cookie: { name: 'secure_token', secure: false },
+};
+
 function sessionModules(mode: Mode): DynamicModule[] {
   if (mode === 'forRoot') {
     return [
       EctoSessionsModule.forRoot({ ttl: '7d' }),
       EctoSessionsModule.forRoot({ ...API_KEY_SHAPE, ...API_KEY_OPTIONS, tokenPrefix: 'sk_test_' }),
+      EctoSessionsModule.forRoot({ ...SECURE_SHAPE, ...SECURE_OPTIONS }),
     ];
   }
   return [
@@ -42,6 +62,7 @@ function sessionModules(mode: Mode): DynamicModule[] {
       inject: [APP_CONFIG],
       useFactory: async (config: AppConfig) => ({ ...API_KEY_OPTIONS, tokenPrefix: config.apiKeyPrefix }),
     }),
+    EctoSessionsModule.forRootAsync({ ...SECURE_SHAPE, useFactory: () => SECURE_OPTIONS }),
   ];
 }
 

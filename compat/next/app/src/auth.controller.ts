@@ -57,4 +57,23 @@ export class AuthController {
   whoami(@CurrentSession() key: Session) {
     return { userId: key.userId, label: key.label, expiresAt: key.expiresAt };
   }
+
+  /** The kind with every security feature: its session, scopes and last use. */
+  @Authenticated({ name: 'secure' })
+  @Get('secure/me')
+  secureMe(@CurrentSession() session: Session) {
+    return { id: session.id, scopes: session.scopes, lastUsedAt: session.lastUsedAt, rotatedAt: session.rotatedAt };
+  }
+
+  @Authenticated({ name: 'secure', scopes: ['write'] })
+  @Get('secure/write')
+  secureWrite() {
+    return { ok: true };
+  }
+
+  @Authenticated({ name: 'secure', maxAge: 60 })
+  @Get('secure/sudo')
+  secureSudo() {
+    return { ok: true };
+  }
 }

@@ -97,8 +97,15 @@ export class ProbeController {
   @Post('create')
   @HttpCode(200)
   async create(@Body() body: { kind?: string; attrs?: Record<string, unknown> }) {
-    const { session, token } = await this.sessions(body.kind).create(body.attrs ?? {});
-    return { token, session: view(session) };
+    const { session, token, expired } = await this.sessions(body.kind).create(body.attrs ?? {});
+    return { token, session: view(session), ...(expired ? { expired: expired.map(view) } : {}) };
+  }
+
+  @Post('rotate')
+  @HttpCode(200)
+  async rotate(@Body() body: { kind?: string; id: string }) {
+    const rotated = await this.sessions(body.kind).rotate(body.id);
+    return rotated ? { token: rotated.token, session: view(rotated.session) } : { token: null, session: null };
   }
 
   @Post('authenticate')
