@@ -35,7 +35,8 @@ export function routeRequirements(options: AuthenticatedOptions): RouteRequireme
     }
   }
   return {
-    maxAge: seconds === null ? null : Math.floor(seconds),
+    // Whole seconds, as max_age is (RFC 9470); at least 1: floored to 0, every login, however fresh, was too old.
+    maxAge: seconds === null ? null : Math.max(1, Math.floor(seconds)),
     scopes: scopes === undefined ? [] : checkScopes('@Authenticated()', scopes),
   };
 }
