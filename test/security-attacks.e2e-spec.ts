@@ -79,6 +79,27 @@ describe('rotation: a slid cookie never carries the replaced token', () => {
   });
 });
 
+describe('scopes: a row whose scopes is not a list', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({
+      kinds: [{ ttl: '1h' }, { name: 'apiKeys', ttl: null, scopes: true }],
+      controllers: [AttackController],
+      listen: true,
+    });
+  });
+  afterAll(() => t.close());
+
+  // Written by plain SQL or another app: a JSON string was matched as a substring
+  // ("x*".includes('*') grants everything).
+  it('a JSON string in the scopes column grants nothing', async () => {
+    const { session, token } = await t.sessions('apiKeys').create({ userId: 'k3', scopes: ['keys:read'] });
+    await sql(t.orm, `UPDATE api_keys SET scopes = '"keys:read*"'::jsonb WHERE id = ?`, [session.id]);
+    const response = await call(`${t.url}/keys/admin`, { headers: { authorization: `Bearer ${token}` } });
+    expect(response.status).toBe(403);
+  });
+});
+
 describe('step-up: a maxAge under a second', () => {
   let t: TestApp;
   beforeAll(async () => {
