@@ -60,7 +60,8 @@ export function unmet(requirements: RouteRequirements, session: Session, now: nu
     };
   }
   if (scopes.length === 0) return undefined;
-  const granted = session.scopes ?? [];
+  // Only a list grants anything: a JSON string written outside the library would match as a substring ('x*' has '*').
+  const granted = Array.isArray(session.scopes) ? session.scopes : [];
   if (granted.includes('*') || scopes.every((scope) => granted.includes(scope))) return undefined;
   const list = scopes.join(' ');
   return {
