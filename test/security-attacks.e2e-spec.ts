@@ -79,6 +79,46 @@ describe('rotation: a slid cookie never carries the replaced token', () => {
   });
 });
 
+// Notices need a real server.
+(onPglite() ? describe.skip : describe)(
+  'rotation: a reissue that lost its race revokes nothing (real PostgreSQL)',
+  () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await createTestApp({
+        kinds: [{ ttl: '1h', cache: true, rotation: { grace: '30s', every: '10m' } }],
+        controllers: [MeController],
+        listen: true,
+      });
+      await until(() => t.sessions().cacheStatus.serving, 'the cache serves');
+    });
+    afterAll(() => t.close());
+
+    // Each of 19 losing requests (and each request of an instance whose clock runs ahead
+    // of the database's, while only it finds the token due) announced a revocation of a
+    // session it did not change: a notice to every instance, which dropped the session
+    // from its cache, and a wait for their acknowledgements.
+    it('a reissue that finds the token already rotated sends no notice and leaves the caches alone', async () => {
+      const s = t.sessions();
+      const { session, token } = await s.create({ userId: 'race-1' });
+      await sql(t.orm, `UPDATE sessions SET inserted_at = inserted_at - interval '11 minutes' WHERE id = ?`, [
+        session.id,
+      ]);
+      const aged = (await s.authenticate(token))!; // as the guard read it: due
+      const won = await s.reissue(aged, token); // the request that won the race
+      expect(won).not.toBeNull();
+      expect((await s.authenticate(won!.token))?.id).toBe(session.id);
+      expect((await s.authenticate(won!.token))?.id).toBe(session.id); // cached under the new token
+      const cached = s.cacheStatus.size;
+      expect(cached).toBeGreaterThan(0);
+      t.log.clear();
+      expect(await s.reissue(aged, token)).toBeNull(); // a request that lost it
+      expect(t.log.matching(/pg_notify/)).toHaveLength(0);
+      expect(s.cacheStatus.size).toBe(cached);
+    });
+  },
+);
+
 describe('scopes: a row whose scopes is not a list', () => {
   let t: TestApp;
   beforeAll(async () => {
