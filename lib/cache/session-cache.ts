@@ -9,6 +9,11 @@ interface Entry {
   /** The session's properties, and which of them hold a `Date` (copied, not shared): found once, at `set`. */
   keys: string[];
   dates: boolean[];
+  /**
+   * Other objects (`scopes`, JSON columns) as JSON text, parsed afresh for each
+   * copy as `data` is: a caller that edits its session's scopes edits no one else's.
+   */
+  json: Array<string | undefined>;
 }
 
 /**
@@ -71,10 +76,16 @@ export class SessionCache {
     const { session } = entry;
     if (session.expiresAt !== null && session.expiresAt.getTime() <= now.getTime()) return undefined;
     const copy = Object.create(Object.getPrototypeOf(session)) as Session;
-    const { keys, dates } = entry;
+    const { keys, dates, json } = entry;
     for (let i = 0; i < keys.length; i++) {
       const value = session[keys[i]];
-      copy[keys[i]] = dates[i] && value !== null ? new Date((value as Date).getTime()) : value;
+      const text = json[i];
+      copy[keys[i]] =
+        text !== undefined
+          ? JSON.parse(text)
+          : dates[i] && value !== null
+            ? new Date((value as Date).getTime())
+            : value;
     }
     copy.data = entry.data === '{}' ? {} : JSON.parse(entry.data);
     copy.authTokenDigest = session.authTokenDigest;
@@ -90,7 +101,13 @@ export class SessionCache {
     const ttl = Math.round(this.ttlMs * (0.9 + Math.random() * 0.1));
     const keys = Object.keys(session);
     const dates = keys.map((key) => session[key] instanceof Date);
-    this.lru.set(digest, { session, data: JSON.stringify(session.data ?? {}), keys, dates }, { ttl });
+    const json = keys.map((key) => {
+      const value = session[key];
+      return key !== 'data' && typeof value === 'object' && value !== null && !(value instanceof Date)
+        ? JSON.stringify(value)
+        : undefined;
+    });
+    this.lru.set(digest, { session, data: JSON.stringify(session.data ?? {}), keys, dates, json }, { ttl });
     this.keysById.set(session.id, digest);
   }
 

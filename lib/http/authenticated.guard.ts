@@ -151,9 +151,11 @@ export class AuthenticatedGuard implements CanActivate {
     this.admits(context, options, session);
     // A cookie-borne current token older than `rotation.every` is reissued; one a
     // rotation already replaced (inside its grace) never is, so racing requests
-    // cannot rotate the new token away. Header tokens never are.
+    // cannot rotate the new token away. Header tokens never are. Nor is a replaced
+    // token ever sent back as a slid cookie: it would overwrite the new one in the
+    // browser and die at the end of its grace.
     const due = http && resolution.current && service.reissueDue(session);
-    if ((due || (http && extended)) && this.fromKindCookie(request, service, token)) {
+    if ((due || (http && extended && resolution.current)) && this.fromKindCookie(request, service, token)) {
       const rotated = due ? await this.reissue(service, session, token) : null;
       if (rotated) ({ session, token, extended } = { ...rotated, extended: true });
       if (extended) this.sendCookie(context, service, token, session);

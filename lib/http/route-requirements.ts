@@ -35,7 +35,8 @@ export function routeRequirements(options: AuthenticatedOptions): RouteRequireme
     }
   }
   return {
-    maxAge: seconds === null ? null : Math.floor(seconds),
+    // Whole seconds, as max_age is (RFC 9470); at least 1: floored to 0, every login, however fresh, was too old.
+    maxAge: seconds === null ? null : Math.max(1, Math.floor(seconds)),
     scopes: scopes === undefined ? [] : checkScopes('@Authenticated()', scopes),
   };
 }
@@ -59,7 +60,8 @@ export function unmet(requirements: RouteRequirements, session: Session, now: nu
     };
   }
   if (scopes.length === 0) return undefined;
-  const granted = session.scopes ?? [];
+  // Only a list grants anything: a JSON string written outside the library would match as a substring ('x*' has '*').
+  const granted = Array.isArray(session.scopes) ? session.scopes : [];
   if (granted.includes('*') || scopes.every((scope) => granted.includes(scope))) return undefined;
   const list = scopes.join(' ');
   return {

@@ -64,8 +64,13 @@ export class TokenRotation {
   private async write(id: string, statement: (digest: string) => Statement): Promise<Rotated | null> {
     const token = this.options.tokenPrefix + generateToken(this.options.tokenLength);
     const update = statement(this.digests.forNew(token));
-    const rows = await this.revocations.revoke([id], () => this.runner.run<Record<string, unknown>[]>(update));
+    const rows = await this.runner.run<Record<string, unknown>[]>(update);
+    // Nothing changed (another request rotated it first, it is not due by the database's
+    // clock, or it is no longer valid): nothing to announce, no cache to drop.
     if (rows.length === 0) return null;
+    // Changed: caches drop it (a lookup that read the old row meanwhile is kept out by the
+    // generation this bumps) and lagging replicas are not trusted with it.
+    await this.revocations.revoke([id], async () => undefined);
     const session = this.rows.toSession(rows[0]);
     this.events.emit('rotated', { kind: this.options.name, session });
     return { session, token };

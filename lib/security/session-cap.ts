@@ -1,6 +1,6 @@
-import type { MikroORM, Transaction } from '@mikro-orm/core';
+import type { IsolationLevel, MikroORM, Transaction } from '@mikro-orm/core';
 import type { Revocations } from '../cache/revocations';
-import { SessionLimitError } from '../errors';
+import { SessionLimitError, SessionsOptionsError } from '../errors';
 import type { SessionEvents } from '../events/session-events';
 import type { ResolvedSessionsOptions } from '../options/options.interface';
 import type { SessionRows } from '../store/rows';
@@ -10,6 +10,9 @@ import type { StatementRunner } from '../store/statement-runner';
 import type { SessionStatements, Statement } from '../store/statements';
 
 type Rows = Record<string, unknown>[];
+
+/** `IsolationLevel.READ_COMMITTED` of MikroORM 6 and 7, without importing the ORM's runtime here. */
+const READ_COMMITTED = 'read committed' as IsolationLevel;
 
 /** What an insert under the cap gave: the new row, and the sessions it expired to make room. */
 export interface CappedInsert {
@@ -45,7 +48,22 @@ export class SessionCap {
     if (user === undefined || user === null) return { row: (await this.runner.run<Rows>(insert))[0], expired: [] };
     const where = this.statements.where({ [this.cap.column]: user as never }, 'database', () => [], 'valid', 'create');
     const work = async (trx?: Transaction): Promise<CappedInsert> => {
-      await this.runner.run(this.security.capLock(user), 'all', trx);
+      const [{ isolation }] = await this.runner.run<Array<{ isolation: string }>>(
+        this.security.capLock(user),
+        'all',
+        trx,
+      );
+      // REPEATABLE READ took its snapshot before the lock was granted: the count below would
+      // miss the logins committed while this one waited, and let more than `max` in.
+      // (SERIALIZABLE aborts one of two such transactions instead; READ COMMITTED sees them.)
+      if (isolation === 'repeatable read') {
+        throw new SessionsOptionsError(
+          this.options.name,
+          'maxPerUser',
+          'cannot be enforced inside a REPEATABLE READ transaction (its snapshot predates the lock): ' +
+            'create the session outside it, or in a READ COMMITTED or SERIALIZABLE one',
+        );
+      }
       const holders = await this.runner.run<Array<{ id: string }>>(this.security.holders(where), 'all', trx);
       const over = holders.length - this.cap.max + 1;
       let expired: Session[] = [];
@@ -61,7 +79,10 @@ export class SessionCap {
     // Inside the caller's transaction, the lock lasts until it ends; else in one of our own.
     const result = this.runner.inTransaction
       ? await work()
-      : await this.orm.em.getConnection().transactional((trx) => work(trx));
+      : await this.orm.em
+          .getConnection()
+          // READ COMMITTED whatever the database's default: each statement sees what the lock's previous holder committed.
+          .transactional((trx) => work(trx), { isolationLevel: READ_COMMITTED });
     if (result.expired.length > 0) {
       // Committed (or in the caller's transaction): now caches and replicas must not serve them.
       await this.revocations.revoke(

@@ -47,11 +47,15 @@ export class SecurityStatements {
 
   /**
    * Serialises the creations of one user's sessions until the transaction ends
-   * (a transaction-level lock: it works through transaction poolers).
+   * (a transaction-level lock: it works through transaction poolers), and says
+   * the transaction's isolation level: under REPEATABLE READ the snapshot was
+   * taken before the lock was granted, so the count would miss logins committed meanwhile.
    */
   capLock(value: unknown): Statement {
     return {
-      sql: 'SELECT pg_advisory_xact_lock(hashtext(?), hashtext(?)) IS NULL AS "locked"',
+      sql:
+        'SELECT pg_advisory_xact_lock(hashtext(?), hashtext(?)) IS NULL AS "locked", ' +
+        `current_setting('transaction_isolation') AS "isolation"`,
       params: [`nestjs-ecto-sessions:cap:${this.statements.table}`, String(value)],
     };
   }
