@@ -223,3 +223,34 @@ describe('rotation (rotate, grace, the guard reissuing with every)', () => {
     expect(await sb.authenticate(t1)).toBeNull();
   });
 });
+
+describe('token filters with rotation', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ kinds: [{ ttl: '1h', rotation: { grace: '30s' } }] });
+  });
+  afterAll(() => t.close());
+
+  it('findOne, count and deleteAll by a replaced token inside its grace find its session: a logout with it is not lost', async () => {
+    const s = t.sessions();
+    const { session, token: t0 } = await s.create({ userId: 'f1' });
+    const { token: t1 } = (await s.rotate(session))!;
+    expect((await s.findOne({ token: t0 }))?.id).toBe(session.id);
+    expect((await s.findOne({ token: t1 }))?.id).toBe(session.id);
+    expect(await s.count({ token: t0 })).toBe(1);
+    expect(await s.deleteAll({ token: t0 })).toBe(1);
+    expect(await s.authenticate(t1)).toBeNull();
+  });
+
+  it('a token two rotations old, or past its grace, matches nothing', async () => {
+    const s = t.sessions();
+    const { session, token: t0 } = await s.create({ userId: 'f2' });
+    const { token: t1 } = (await s.rotate(session))!;
+    await s.rotate(session);
+    expect(await s.findOne({ token: t0 })).toBeNull();
+    expect(await s.deleteAll({ token: t0 })).toBe(0);
+    await sql(t.orm, `UPDATE sessions SET rotated_at = rotated_at - interval '31 seconds' WHERE id = ?`, [session.id]);
+    expect(await s.count({ token: t1, status: 'all' })).toBe(0);
+    expect(await s.findOne({ token: 'short' })).toBeNull();
+  });
+});

@@ -2,7 +2,7 @@ import type { ResolvedSessionsOptions } from '../options/options.interface';
 import type { ListOptions, SessionFilters, SessionStatus } from '../service/filters.interface';
 import { columnsOf } from './columns';
 import { DB_NOW, epoch, epochMs, iso } from './timestamps';
-import { LAST_USE_DUE, Validity } from './validity';
+import { type Condition, LAST_USE_DUE, Validity } from './validity';
 import { assertValue, describeValue } from './values';
 import { type SqlColumn, toParam, type Where, whereClause } from './where';
 
@@ -53,23 +53,40 @@ export class SessionStatements {
     const digests = Math.max(1, options.secrets.length);
     this.selectByDigest = [];
     for (let n = 1; n <= digests; n++) {
-      const match = n === 1 ? '= ?' : `IN (${Array(n).fill('?').join(', ')})`;
-      // With rotation, the token a rotation replaced matches too, inside its grace
-      // by the database's clock (both columns indexed: a bitmap OR of two lookups).
-      const digest =
-        this.grace === null
-          ? `"auth_token_digest" ${match}`
-          : `("auth_token_digest" ${match} OR ("previous_auth_token_digest" ${match} AND ` +
-            `${epoch('"rotated_at"')} > ${DB_NOW} - ?))`;
       this.selectByDigest[n] =
-        `SELECT ${this.returning} FROM ${this.table} WHERE ${digest} AND ${this.validity.now().sql} LIMIT 1`;
+        `SELECT ${this.returning} FROM ${this.table} WHERE ${this.tokenSql(n)} AND ${this.validity.now().sql} LIMIT 1`;
     }
   }
 
   /** The lookup `authenticate` sends: the digests; validity by the database's clock. */
   lookup(digests: string[]): Statement {
-    const match = this.grace === null ? digests : [...digests, ...digests, this.grace];
-    return { sql: this.selectByDigest[digests.length], params: [...match, ...this.validity.now().params] };
+    return {
+      sql: this.selectByDigest[digests.length],
+      params: [...this.tokenParams(digests), ...this.validity.now().params],
+    };
+  }
+
+  /** The rows a token's digests match: the lookup's and the `token` filter's one condition. */
+  tokenMatch(digests: string[]): Condition {
+    return { sql: this.tokenSql(digests.length), params: this.tokenParams(digests) };
+  }
+
+  /**
+   * A token's row by one of `n` digests. With rotation, the token a rotation
+   * replaced matches too, inside its grace by the database's clock (both
+   * columns indexed: a bitmap OR of two lookups).
+   */
+  private tokenSql(n: number): string {
+    const match = n === 1 ? '= ?' : `IN (${Array(n).fill('?').join(', ')})`;
+    if (this.grace === null) return `"auth_token_digest" ${match}`;
+    return (
+      `("auth_token_digest" ${match} OR ("previous_auth_token_digest" ${match} AND ` +
+      `${epoch('"rotated_at"')} > ${DB_NOW} - ?))`
+    );
+  }
+
+  private tokenParams(digests: string[]): unknown[] {
+    return this.grace === null ? digests : [...digests, ...digests, this.grace];
   }
 
   /**
@@ -263,7 +280,11 @@ export class SessionStatements {
     const valid = now === 'database' ? validity.now() : validity.at(now);
     const ended = now === 'database' ? validity.endedNow() : validity.endedAt(now);
     const column = (property: string) => this.column(property, method);
-    return whereClause(filters, { column, digestsOf, valid, ended }, defaultStatus, method, allowExceptId);
+    const token = (value: string) => {
+      const digests = digestsOf(value);
+      return digests.length === 0 ? null : this.tokenMatch(digests);
+    };
+    return whereClause(filters, { column, token, valid, ended }, defaultStatus, method, allowExceptId);
   }
 
   private column(property: string, method: string): SqlColumn {

@@ -15,11 +15,15 @@ export interface Where {
   params: unknown[];
 }
 
-/** What a WHERE clause needs of its kind: its columns, its token digests, and what valid and ended mean here. */
+/** What a WHERE clause needs of its kind: its columns, what a token matches, and what valid and ended mean here. */
 export interface WhereContext {
   /** The column of a property; throws for an unknown one. */
   column(property: string): SqlColumn;
-  digestsOf(token: string): string[];
+  /**
+   * The rows a plaintext token matches (with rotation, also by the token a
+   * rotation replaced, inside its grace); `null` for a token that cannot be ours.
+   */
+  token(token: string): Condition | null;
   valid: Condition;
   ended: Condition;
 }
@@ -62,9 +66,9 @@ export function whereClause(
       if (isUuid(value)) params.push(value);
     } else if (key === 'token') {
       assertString(method, key, value);
-      const digests = kind.digestsOf(value as string);
-      clauses.push(digests.length === 0 ? 'FALSE' : `"auth_token_digest" IN (${digests.map(() => '?').join(', ')})`);
-      params.push(...digests);
+      const match = kind.token(value as string);
+      clauses.push(match === null ? 'FALSE' : match.sql);
+      if (match) params.push(...match.params);
     } else {
       if (key === 'authTokenDigest' || key === 'previousAuthTokenDigest' || key === 'data') {
         throw new TypeError(`${method}: cannot filter on "${key}"`);
