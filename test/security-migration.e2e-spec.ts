@@ -1,5 +1,8 @@
 import { createTestApp } from './support/app';
 import { sql } from './support/database';
+import { CapturingLogger } from './support/http';
+import { MeController } from './support/me.controller';
+import { until } from './support/until';
 
 /**
  * A table made by the previous release (no feature columns) is upgraded by
@@ -47,6 +50,56 @@ describe('upgrading a table of the previous release to the security features', (
       expect(row.n).toBe(1);
     } finally {
       await upgraded.close();
+    }
+  });
+});
+
+describe('features turned on before the table was migrated', () => {
+  it('start-up names each missing column, and a failed lookup (503) says to migrate', async () => {
+    const old = await createTestApp({ kinds: [{ tableName: 'not_migrated', ttl: '1h' }] });
+    const { token } = await old.sessions().create({ userId: 'before' });
+    await old.close();
+    const lines = new CapturingLogger();
+    const t = await createTestApp({
+      kinds: [{ tableName: 'not_migrated', ttl: '1h', rotation: { grace: '1m' }, trackLastUsed: '1m' }],
+      controllers: [MeController],
+      listen: true,
+      recreate: false,
+      logger: lines,
+    });
+    try {
+      await until(() => lines.lines.some((l) => /Migrating an existing table/.test(l)), 'the start-up warning');
+      const warning = lines.lines.find((l) => /Migrating an existing table/.test(l))!;
+      expect(warning).toMatch(/column "previous_auth_token_digest" is missing/);
+      expect(warning).toMatch(/column "rotated_at" is missing/);
+      expect(warning).toMatch(/column "last_used_at" is missing/);
+      lines.lines.length = 0;
+      const response = await fetch(`${t.url}/me`, { headers: { 'x-auth-token': token } });
+      expect(response.status).toBe(503);
+      expect(lines.lines.find((l) => /lookup/.test(l))).toMatch(/column .* is missing from "not_migrated"/);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a naive timestamp column for rotated_at is named at start-up: it must be timestamptz', async () => {
+    const setup = await createTestApp({ kinds: [{ tableName: 'naive_rotation', ttl: '1h' }] });
+    await sql(setup.orm, 'ALTER TABLE naive_rotation ADD COLUMN previous_auth_token_digest varchar(255) NULL');
+    await sql(setup.orm, 'ALTER TABLE naive_rotation ADD COLUMN rotated_at timestamp(0) without time zone NULL');
+    await setup.close();
+    const lines = new CapturingLogger();
+    const t = await createTestApp({
+      kinds: [{ tableName: 'naive_rotation', ttl: '1h', rotation: { grace: '1m' } }],
+      recreate: false,
+      logger: lines,
+    });
+    try {
+      await until(() => lines.lines.some((l) => /timestamptz/.test(l)), 'the start-up warning');
+      expect(lines.lines.find((l) => /timestamptz/.test(l))).toMatch(
+        /column "rotated_at" is a timestamp without time zone; make it timestamptz/,
+      );
+    } finally {
+      await t.close();
     }
   });
 });

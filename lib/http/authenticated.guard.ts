@@ -10,7 +10,7 @@ import { errorCode } from '../deadline';
 import { AUTHENTICATED_KEY, DEFAULT_KIND, PUBLIC_KEY, SESSION_REQUEST_KEY } from '../constants';
 import { UnknownKindError } from '../errors';
 import { logger } from '../logger';
-import { missingTable } from '../store/table-check';
+import { missingColumn, missingTable } from '../store/table-check';
 import { getSessionsToken } from '../module/injection-tokens';
 import type { TokenSource } from '../options/options.interface';
 import type { Resolution, SessionsService } from '../service/sessions.service';
@@ -274,10 +274,12 @@ export class AuthenticatedGuard implements CanActivate {
   }
 }
 
-/** What to do about a failure whose cause is known: a missing table (42P01) is a set-up step not taken. */
+/** What to do about a failure whose cause is known: a missing table (42P01) or column (42703) is a set-up step not taken. */
 function hintFor(error: unknown, service: SessionsService): string {
-  if (errorCode(error) !== '42P01') return '';
-  return `: ${missingTable(service.options)}`;
+  const code = errorCode(error);
+  if (code === '42P01') return `: ${missingTable(service.options)}`;
+  if (code === '42703') return `: ${missingColumn(service.options)}`;
+  return '';
 }
 
 /** A loggable name for a failure: its class and code (e.g. `ECONNREFUSED`, `57P01`), never its message. */

@@ -12,7 +12,8 @@ import { SessionStatements } from '../store/statements';
 import { TokenDigests } from '../tokens/token-digests';
 import { TokenResolver } from './token-resolver';
 import { logger } from '../logger';
-import { missingTable, tableExists } from '../store/table-check';
+import { featureColumnsOf } from '../store/columns';
+import { featureColumnProblems, missingTable, tableExists } from '../store/table-check';
 import { ReadFloor } from '../replicas/read-floor';
 import { ReplicaReads } from '../replicas/replica-reads';
 import { LastUse } from '../security/last-use';
@@ -146,8 +147,16 @@ export async function startKind(
 /** Says once, at start-up, when the kind's table is missing (every lookup would answer 503 until it exists). */
 export async function checkTable(
   parts: KindParts,
-  options: Pick<ResolvedSessionsOptions, 'name' | 'tableName' | 'schema'>,
+  options: Pick<ResolvedSessionsOptions, 'name' | 'tableName' | 'schema' | 'rotation' | 'scopes' | 'trackLastUsed'>,
 ): Promise<void> {
-  if ((await tableExists(parts.runner, parts.statements)) === false)
+  if ((await tableExists(parts.runner, parts.statements)) === false) {
     logger.warn(`Kind "${options.name}": ${missingTable(options)}. Until then lookups answer 503.`);
+    return;
+  }
+  const problems = await featureColumnProblems(parts.runner, parts.statements, featureColumnsOf(options));
+  if (problems.length > 0)
+    logger.warn(
+      `Kind "${options.name}": ${problems.join('; ')}. The features on need them: migrate the table ` +
+        '(orm.schema.updateSchema() or a migration; see "Migrating an existing table" in the README).',
+    );
 }

@@ -92,13 +92,20 @@ export interface ExtraColumn {
   length: number;
 }
 
+/** The columns of the features a kind has on. */
+export function featureColumnsOf(features?: FeatureSwitches): Column[] {
+  return [
+    ...(features?.rotation ? FEATURE_COLUMNS.rotation : []),
+    ...(features?.scopes ? FEATURE_COLUMNS.scopes : []),
+    ...(features?.trackLastUsed != null ? FEATURE_COLUMNS.trackLastUsed : []),
+  ];
+}
+
 /** The built-in columns, those of the features the kind has on, then its extra ones. */
 export function columnsOf(extra: Record<string, ExtraColumn>, features?: FeatureSwitches): Column[] {
   return [
     ...BUILT_IN_COLUMNS,
-    ...(features?.rotation ? FEATURE_COLUMNS.rotation : []),
-    ...(features?.scopes ? FEATURE_COLUMNS.scopes : []),
-    ...(features?.trackLastUsed != null ? FEATURE_COLUMNS.trackLastUsed : []),
+    ...featureColumnsOf(features),
     ...Object.entries(extra).map(([property, c]) => ({
       property,
       field: c.fieldName,
