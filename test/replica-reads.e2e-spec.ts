@@ -201,6 +201,26 @@ async function replicated(t: TestApp): Promise<void> {
     }
   });
 
+  it('scopes: a scope update() on one instance is seen at once by the other, however far the replica lags', async () => {
+    const kinds = [{ name: 'scoped', ttl: null, scopes: true }];
+    const ra = await boot(kinds);
+    const rb = await boot(kinds);
+    try {
+      await ra.orm.schema.updateSchema({ wrap: false, dropTables: false, safe: true }); // its own table
+      const [x, y] = [ra.sessions('scoped'), rb.sessions('scoped')];
+      await serving(x, y);
+      const { session, token } = await x.create({ userId: 'scoped', scopes: ['read', 'write'] });
+      await replicated(ra); // the replica has both scopes
+      expect((await y.authenticate(token))?.scopes).toEqual(['read', 'write']);
+      await x.update(session, { scopes: ['read'] });
+      // The replica still shows both scopes for 3 s: y must not trust it.
+      expect((await y.authenticate(token))?.scopes).toEqual(['read']);
+    } finally {
+      await ra.close();
+      await rb.close();
+    }
+  });
+
   it('preferReadReplicas: false keeps every read on the primary', async () => {
     const p = await boot([{ ttl: '1h', preferReadReplicas: false }]);
     try {

@@ -1,6 +1,7 @@
 import { SessionLimitError, type SessionEvent, type SessionsService } from '../lib';
 import { createTestApp, type TestApp } from './support/app';
 import { onPglite, sql } from './support/database';
+import { until } from './support/until';
 
 const validCount = async (t: TestApp, table: string, userId: string) =>
   (
@@ -134,6 +135,27 @@ describe('maxPerUser', () => {
   });
   afterAll(async () => {
     for (const app of apps) await app.close();
+  });
+
+  it('the session the cap expired on one instance is refused at once by another that cached it', async () => {
+    const kinds = [{ tableName: 'capped_cached', ttl: '1h', maxPerUser: { max: 1 }, cache: true }];
+    const a = await createTestApp({ kinds, recreate: false });
+    const b = await createTestApp({ kinds, recreate: false });
+    try {
+      await a.orm.schema.updateSchema({ wrap: false, dropTables: false, safe: true });
+      await until(() => a.sessions().cacheStatus.serving && b.sessions().cacheStatus.serving, 'both caches serve');
+      const first = await a.sessions().create({ userId: 'cached' });
+      expect(await b.sessions().authenticate(first.token)).not.toBeNull();
+      b.log.clear();
+      expect(await b.sessions().authenticate(first.token)).not.toBeNull();
+      expect(b.log.matching(/"capped_cached"/)).toHaveLength(0); // served by b's cache
+      const second = await a.sessions().create({ userId: 'cached' });
+      expect(second.expired!.map((s) => s.id)).toEqual([first.session.id]);
+      expect(await b.sessions().authenticate(first.token)).toBeNull();
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 
   it('20 concurrent logins of one user over 4 instances leave exactly max valid sessions', async () => {
