@@ -105,14 +105,14 @@ describe('rotation: a slid cookie never carries the replaced token', () => {
         session.id,
       ]);
       const aged = (await s.authenticate(token))!; // as the guard read it: due
-      const won = await s.reissue(aged, token); // the request that won the race
+      const won = await s.requests.reissue(aged, token); // the request that won the race
       expect(won).not.toBeNull();
       expect((await s.authenticate(won!.token))?.id).toBe(session.id);
       expect((await s.authenticate(won!.token))?.id).toBe(session.id); // cached under the new token
       const cached = s.cacheStatus.size;
       expect(cached).toBeGreaterThan(0);
       t.log.clear();
-      expect(await s.reissue(aged, token)).toBeNull(); // a request that lost it
+      expect(await s.requests.reissue(aged, token)).toBeNull(); // a request that lost it
       expect(t.log.matching(/pg_notify/)).toHaveLength(0);
       expect(s.cacheStatus.size).toBe(cached);
     });

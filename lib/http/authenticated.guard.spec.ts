@@ -19,13 +19,15 @@ function fakeService(
   return {
     options: resolved,
     name: resolved.name,
-    resolve: jest.fn(resolve),
-    /** The kind's rotation: not due, unless a test says so. */
-    reissueDue: jest.fn((_found: Session) => false),
-    reissue: jest.fn((_found: Session, _token: string): Promise<{ session: Session; token: string } | null> =>
-      Promise.resolve(null),
-    ),
-    fromCache: jest.fn((token: string) => ({ session: fromCache(token), digests: [`digest-of-${token}`] })),
+    requests: {
+      resolve: jest.fn(resolve),
+      /** The kind's rotation: not due, unless a test says so. */
+      reissueDue: jest.fn((_found: Session) => false),
+      reissue: jest.fn((_found: Session, _token: string): Promise<{ session: Session; token: string } | null> =>
+        Promise.resolve(null),
+      ),
+      fromCache: jest.fn((token: string) => ({ session: fromCache(token), digests: [`digest-of-${token}`] })),
+    },
   };
 }
 
@@ -69,7 +71,7 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
     const { context, headers } = http({ headers: {} });
     await expect(activate(guardWith(service), context)).rejects.toBeInstanceOf(UnauthorizedException);
     expect(headers['WWW-Authenticate']).toBe('Bearer');
-    expect(service.resolve).not.toHaveBeenCalled();
+    expect(service.requests.resolve).not.toHaveBeenCalled();
   });
 
   it('no token on an optional route: through, with no session', async () => {
@@ -92,7 +94,7 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
     const request = { headers: { 'x-auth-token': token } } as Record<string, unknown>;
     const { context, response } = http(request);
     await expect(activate(guardWith(service), context)).resolves.toBe(true);
-    expect(service.resolve).toHaveBeenCalledWith(token);
+    expect(service.requests.resolve).toHaveBeenCalledWith(token);
     expect(getCurrentSession(context)).toBe(found);
     expect(request.authSession).toBe(found);
     expect(response.append).not.toHaveBeenCalled(); // no extension: no cookie
@@ -104,7 +106,7 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
     const request = { headers: { 'x-auth-token': token } };
     await guard.canActivate(http(request).context);
     await guard.canActivate(http(request).context);
-    expect(service.resolve).toHaveBeenCalledTimes(1);
+    expect(service.requests.resolve).toHaveBeenCalledTimes(1);
   });
 
   it('the database failing: 503, never 401', async () => {
@@ -139,11 +141,11 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
     );
     const guard = guardWith(service);
     await guard.canActivate(http({ headers: { 'x-auth-token': token } }).context); // looks the kind up
-    service.resolve.mockClear();
+    service.requests.resolve.mockClear();
     const { context } = http({ headers: { 'x-auth-token': token } });
     expect(guard.canActivate(context)).toBe(true);
     expect(getCurrentSession(context)).toBe(found);
-    expect(service.resolve).not.toHaveBeenCalled();
+    expect(service.requests.resolve).not.toHaveBeenCalled();
   });
 
   it('a cache miss hands its token and digests on: a token is hashed once a request', async () => {
@@ -151,43 +153,43 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
     const service = fakeService(async () => ({ session: found, extended: false, current: true }));
     const guard = guardWith(service);
     await guard.canActivate(http({ headers: { 'x-auth-token': token } }).context); // looks the kind up
-    service.resolve.mockClear();
+    service.requests.resolve.mockClear();
     await expect(activate(guard, http({ headers: { 'x-auth-token': token } }).context)).resolves.toBe(true);
-    expect(service.resolve).toHaveBeenCalledWith(token, undefined, [`digest-of-${token}`]);
+    expect(service.requests.resolve).toHaveBeenCalledWith(token, undefined, [`digest-of-${token}`]);
   });
 
   it('a cookie token is reissued only when it is the current one; a replaced one (inside its grace) never', async () => {
     const current = fakeService(async () => ({ session: session(), extended: false, current: true }));
-    current.reissueDue.mockReturnValue(true);
-    current.reissue.mockImplementation((found) => Promise.resolve({ session: found, token: 'b'.repeat(64) }));
+    current.requests.reissueDue.mockReturnValue(true);
+    current.requests.reissue.mockImplementation((found) => Promise.resolve({ session: found, token: 'b'.repeat(64) }));
     const first = http({ headers: { cookie: `auth_token=${token}` } });
     await guardWith(current).canActivate(first.context);
-    expect(current.reissue).toHaveBeenCalledTimes(1);
+    expect(current.requests.reissue).toHaveBeenCalledTimes(1);
     expect(first.response.append).toHaveBeenCalledWith('Set-Cookie', expect.stringMatching(/^auth_token=b{64};/));
 
     const replaced = fakeService(async () => ({ session: session(), extended: false, current: false }));
-    replaced.reissueDue.mockReturnValue(true);
-    replaced.reissue.mockImplementation((found) => Promise.resolve({ session: found, token: 'b'.repeat(64) }));
+    replaced.requests.reissueDue.mockReturnValue(true);
+    replaced.requests.reissue.mockImplementation((found) => Promise.resolve({ session: found, token: 'b'.repeat(64) }));
     const second = http({ headers: { cookie: `auth_token=${token}` } });
     await guardWith(replaced).canActivate(second.context);
-    expect(replaced.reissue).not.toHaveBeenCalled();
+    expect(replaced.requests.reissue).not.toHaveBeenCalled();
     expect(second.response.append).not.toHaveBeenCalled();
   });
 
   it('a header token is never reissued', async () => {
     const service = fakeService(async () => ({ session: session(), extended: false, current: true }));
-    service.reissueDue.mockReturnValue(true);
-    service.reissue.mockImplementation((found) => Promise.resolve({ session: found, token: 'b'.repeat(64) }));
+    service.requests.reissueDue.mockReturnValue(true);
+    service.requests.reissue.mockImplementation((found) => Promise.resolve({ session: found, token: 'b'.repeat(64) }));
     const { context, response } = http({ headers: { 'x-auth-token': token } });
     await guardWith(service).canActivate(context);
-    expect(service.reissue).not.toHaveBeenCalled();
+    expect(service.requests.reissue).not.toHaveBeenCalled();
     expect(response.append).not.toHaveBeenCalled();
   });
 
   it('a failed reissue keeps the session and its token: the request goes through', async () => {
     const service = fakeService(async () => ({ session: session(), extended: false, current: true }));
-    service.reissueDue.mockReturnValue(true);
-    service.reissue.mockImplementation(() => Promise.reject(new Error('down')));
+    service.requests.reissueDue.mockReturnValue(true);
+    service.requests.reissue.mockImplementation(() => Promise.reject(new Error('down')));
     const { context, response } = http({ headers: { cookie: `auth_token=${token}` } });
     await expect(guardWith(service).canActivate(context)).resolves.toBe(true);
     expect(response.append).not.toHaveBeenCalled();
@@ -213,6 +215,6 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
     const service = fakeService(async () => ({ session: null, extended: false, current: true }));
     const { context } = http({ headers: {} }, { [PUBLIC_KEY]: true });
     await expect(activate(guardWith(service), context)).resolves.toBe(true);
-    expect(service.resolve).not.toHaveBeenCalled();
+    expect(service.requests.resolve).not.toHaveBeenCalled();
   });
 });

@@ -102,7 +102,7 @@ export class AuthenticatedGuard implements CanActivate {
     if (!service) return undefined; // looked up (or refused) by `decide`
     const token = this.extractToken(request, service.options.tokenFrom);
     if (token === undefined) return undefined;
-    const { session, digests } = service.fromCache(token);
+    const { session, digests } = service.requests.fromCache(token);
     if (!session) return { token, digests }; // `decide` goes on with them: one extraction, one hash a request
     this.admits(context, options, session);
     this.record(context, request, true, kind, session);
@@ -138,7 +138,9 @@ export class AuthenticatedGuard implements CanActivate {
     }
     let resolution: Resolution;
     try {
-      resolution = await (miss ? service.resolve(token, undefined, miss.digests) : service.resolve(token));
+      resolution = await (miss
+        ? service.requests.resolve(token, undefined, miss.digests)
+        : service.requests.resolve(token));
     } catch (error) {
       // Error messages may quote the SQL and its parameters (the digest): log only what kind of failure it was.
       this.logger.error(
@@ -154,7 +156,7 @@ export class AuthenticatedGuard implements CanActivate {
     // cannot rotate the new token away. Header tokens never are. Nor is a replaced
     // token ever sent back as a slid cookie: it would overwrite the new one in the
     // browser and die at the end of its grace.
-    const due = http && resolution.current && service.reissueDue(session);
+    const due = http && resolution.current && service.requests.reissueDue(session);
     if ((due || (http && extended && resolution.current)) && this.fromKindCookie(request, service, token)) {
       const rotated = due ? await this.reissue(service, session, token) : null;
       if (rotated) ({ session, token, extended } = { ...rotated, extended: true });
@@ -167,7 +169,7 @@ export class AuthenticatedGuard implements CanActivate {
   /** The guard's rotation, when due; a failure keeps the session and its token (it was found valid). */
   private async reissue(service: SessionsService, session: Session, token: string): Promise<Rotated | null> {
     try {
-      return await service.reissue(session, token);
+      return await service.requests.reissue(session, token);
     } catch (error) {
       this.logger.warn(`Rotating a "${service.name}" token failed (${failureKind(error)}); it keeps its token`);
       return null;

@@ -19,8 +19,7 @@ import type {
   UpdateSessionAttrs,
 } from './filters.interface';
 import { checkTable, type KindParts, kindParts, startKind } from './kind-parts';
-import type { Resolution } from './token-resolver';
-import type { Rotated } from '../security/rotation';
+import { KindRequests } from './kind-requests';
 
 export type { SessionOrId } from './attributes';
 
@@ -42,6 +41,8 @@ export class SessionsService<Data extends object = Record<string, any>>
   readonly entity: EntitySchema<Session>;
   /** The kind's options, defaults applied (its secrets and ORM instance are not shown). */
   readonly options: KindOptions;
+  /** What the guard asks of the kind for each request. @internal */
+  readonly requests: KindRequests<Data>;
   private readonly parts: KindParts;
   private readonly checkup: KindCheckup;
 
@@ -55,6 +56,7 @@ export class SessionsService<Data extends object = Record<string, any>>
     this.options = Object.freeze(shown);
     this.entity = sessionEntity(options);
     this.parts = kindParts(options, orm);
+    this.requests = new KindRequests(this.parts, options.extendOnUse);
     this.checkup = new KindCheckup(orm, () => this.cacheStatus, this.parts.replicas.enabled);
   }
 
@@ -152,44 +154,7 @@ export class SessionsService<Data extends object = Record<string, any>>
    * A token that cannot be one of ours is refused before hashing or querying.
    */
   async authenticate(token: unknown, options: AuthenticateOptions = {}): Promise<Session<Data> | null> {
-    return (await this.resolve(token, options?.extend ?? this.options.extendOnUse)).session;
-  }
-
-  /**
-   * `authenticate` for the guard, which also needs to know whether the expiry
-   * moved: from the cache when it holds the session, else one lookup.
-   * @internal
-   */
-  resolve(token: unknown, extend = this.options.extendOnUse, digests?: string[]): Promise<Resolution<Data>> {
-    return this.parts.resolver.resolve<Data>(token, extend, digests);
-  }
-
-  /**
-   * The cached session of a token needing no extension, without a promise (the
-   * guard's fast path), and the token's digests, for `resolve` on a miss.
-   * @internal
-   */
-  fromCache(token: string): { session: Session<Data> | undefined; digests: string[] } {
-    const digests = this.parts.resolver.digestsOf(token);
-    return { session: this.parts.resolver.fromCache<Data>(digests, this.options.extendOnUse), digests };
-  }
-
-  /**
-   * Whether the guard should reissue this session's token (`rotation.every`
-   * has passed since its last rotation, else its login).
-   * @internal
-   */
-  reissueDue(session: Session): boolean {
-    return this.parts.rotation?.isDue(session, Date.now()) ?? false;
-  }
-
-  /**
-   * The guard's rotation of a cookie-borne current token: the new token and
-   * session, or `null` when another request rotated it first.
-   * @internal
-   */
-  reissue(session: Session, token: string): Promise<Rotated | null> {
-    return this.parts.rotation!.reissue(session, token);
+    return (await this.requests.resolve(token, options?.extend ?? this.options.extendOnUse)).session;
   }
 
   /** The first session matching the filters (newest first), or `null`. */
