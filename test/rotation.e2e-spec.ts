@@ -254,3 +254,42 @@ describe('token filters with rotation', () => {
     expect(await s.findOne({ token: 'short' })).toBeNull();
   });
 });
+
+// The cache serves only once its listener hears notices: a real server.
+(onPglite() ? describe.skip : describe)('rotation every with the cache (real PostgreSQL)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({
+      kinds: [
+        {
+          ttl: '1h',
+          cache: true,
+          rotation: { grace: '30s', every: '10m' },
+          tokenFrom: [
+            { type: 'header', name: 'x-auth-token' },
+            { type: 'cookie', name: 'auth_token' },
+          ],
+        },
+      ],
+      controllers: [AccountController],
+      listen: true,
+    });
+    await until(() => t.sessions().cacheStatus.serving, 'the cache serves');
+  });
+  afterAll(() => t.close());
+
+  it('a header token past every is still served from the cache (it is never reissued); a cookie one is reissued', async () => {
+    const { session, token } = await t.sessions().create({ userId: 'cached-every' });
+    await age(t, session.id, 11 * 60);
+    const viaHeader = () => call(`${t.url}/me`, { headers: { 'x-auth-token': token } });
+    expect((await viaHeader()).status).toBe(200); // looked up, then cached
+    t.log.clear();
+    const again = await viaHeader();
+    expect(again.status).toBe(200);
+    expect(again.setCookies).toEqual([]);
+    expect(t.log.matching(/"sessions"/)).toHaveLength(0); // served by the cache
+    const viaCookie = await call(`${t.url}/me`, { headers: { cookie: `auth_token=${token}` } });
+    expect(viaCookie.status).toBe(200);
+    expect(cookieOf(viaCookie.setCookies)).toBeDefined();
+  });
+});

@@ -104,6 +104,8 @@ export class AuthenticatedGuard implements CanActivate {
     if (token === undefined) return undefined;
     const { session, digests } = service.requests.fromCache(token);
     if (!session) return { token, digests }; // `decide` goes on with them: one extraction, one hash a request
+    // A cookie token due for reissue goes on to `decide`, which rotates it; a header token never is.
+    if (service.requests.reissueDue(session) && this.fromKindCookie(request, service, token)) return { token, digests };
     this.admits(context, options, session);
     this.record(context, request, true, kind, session);
     return true;

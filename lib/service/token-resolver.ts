@@ -6,7 +6,6 @@ import type { StatementRunner } from '../store/statement-runner';
 import type { SessionStatements } from '../store/statements';
 import type { TokenDigests } from '../tokens/token-digests';
 import type { LastUse } from '../security/last-use';
-import type { TokenRotation } from '../security/rotation';
 
 /**
  * What resolving a request's token found, for the guard: the valid session (or
@@ -36,7 +35,6 @@ export class TokenResolver {
     private readonly cache: SessionCache | undefined,
     private readonly extendThreshold: number | null,
     private readonly lastUse: LastUse | undefined,
-    private readonly rotation: TokenRotation | undefined,
   ) {}
 
   /** The digests a token may be stored under; none (and no hashing) for one that cannot be ours. */
@@ -45,16 +43,17 @@ export class TokenResolver {
   }
 
   /**
-   * The session the cache holds under these digests when no extension (nor a
-   * rotation) is due, without a promise; else `undefined` (then `resolve`, with
-   * the same digests). See the guard's `acceptCached` for what this buys.
+   * The session the cache holds under these digests when no extension is due,
+   * without a promise; else `undefined` (then `resolve`, with the same digests).
+   * See the guard's `acceptCached` for what this buys. A session whose cookie
+   * token is due for reissue is still given: only the guard knows where the
+   * token came from (a header token is never reissued).
    */
   fromCache<Data extends object>(digests: string[], extend: boolean): Session<Data> | undefined {
     if (!this.cache?.isUsable || digests.length === 0) return undefined;
     const now = new Date();
     const session = this.cache.get(digests[0], now) as Session<Data> | undefined;
     if (!session || (extend && this.sliding.isDue(session, now, this.extendThreshold))) return undefined;
-    if (this.rotation?.isDue(session, now.getTime())) return undefined;
     this.lastUse?.record(session, now.getTime(), false);
     return session;
   }
