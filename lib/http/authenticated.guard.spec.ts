@@ -148,6 +148,24 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
     expect(service.requests.resolve).not.toHaveBeenCalled();
   });
 
+  it('a cached session due for reissue: a header token stays on the fast path; a cookie token goes on to be rotated', async () => {
+    const found = session();
+    const service = fakeService(
+      async () => ({ session: found, extended: false, current: true }),
+      {},
+      () => found,
+    );
+    service.requests.reissueDue.mockReturnValue(true);
+    const guard = guardWith(service);
+    await guard.canActivate(http({ headers: { 'x-auth-token': token } }).context); // looks the kind up
+    service.requests.resolve.mockClear();
+    expect(guard.canActivate(http({ headers: { 'x-auth-token': token } }).context)).toBe(true);
+    expect(service.requests.resolve).not.toHaveBeenCalled();
+    await activate(guard, http({ headers: { cookie: `auth_token=${token}` } }).context);
+    expect(service.requests.resolve).toHaveBeenCalledWith(token, undefined, [`digest-of-${token}`]);
+    expect(service.requests.reissue).toHaveBeenCalledTimes(1);
+  });
+
   it('a cache miss hands its token and digests on: a token is hashed once a request', async () => {
     const found = session();
     const service = fakeService(async () => ({ session: found, extended: false, current: true }));
