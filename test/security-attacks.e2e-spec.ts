@@ -119,7 +119,7 @@ describe('rotation: a slid cookie never carries the replaced token', () => {
   },
 );
 
-describe('scopes: a row whose scopes is not a list', () => {
+describe('scopes that are not a list, and a maxAge under a second', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await createTestApp({
@@ -138,18 +138,6 @@ describe('scopes: a row whose scopes is not a list', () => {
     const response = await call(`${t.url}/keys/admin`, { headers: { authorization: `Bearer ${token}` } });
     expect(response.status).toBe(403);
   });
-});
-
-describe('step-up: a maxAge under a second', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp({
-      kinds: [{ ttl: '1h' }, { name: 'apiKeys', ttl: null, scopes: true }],
-      controllers: [AttackController],
-      listen: true,
-    });
-  });
-  afterAll(() => t.close());
 
   // 0.9 s was accepted as "a duration above 0", then floored to 0: every login, however
   // fresh, was refused, with max_age="0".

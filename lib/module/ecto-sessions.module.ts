@@ -51,42 +51,32 @@ export class EctoSessionsModule extends ConfigurableSessionsModule {
    * })
    */
   static forRootAsync(options: EctoSessionsAsyncOptions): DynamicModule {
-    const {
-      name = DEFAULT_KIND,
-      tableName,
-      schema,
-      columns,
-      entityName,
-      rotation,
-      scopes,
-      trackLastUsed,
-      ...async
-    } = options;
-    const shape: ShapeOptions & { name: string } = {
-      name,
-      tableName,
-      schema,
-      columns,
-      entityName,
-      rotation,
-      scopes,
-      trackLastUsed,
-    };
-    for (const key of Object.keys(shape) as Array<keyof typeof shape>) if (shape[key] === undefined) delete shape[key];
+    // The name and the table shape, given beside the factory; the rest is the factory's.
+    const { name = DEFAULT_KIND, ...rest } = options;
+    const shape: ShapeOptions & { name: string } = { name };
+    const async: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(rest)) {
+      if (!(SHAPE_OPTIONS as readonly string[]).includes(key)) async[key] = value;
+      else if (value !== undefined) (shape as Record<string, unknown>)[key] = value;
+    }
     const staticOptions = resolveSessionsOptions(shape);
-    return this.withKind(super.forRootAsync(async), staticOptions, (raw: EctoSessionsOptions) => {
-      for (const key of ['name', ...SHAPE_OPTIONS] as const) {
-        if (raw?.[key] !== undefined && JSON.stringify(raw[key]) !== JSON.stringify(shape[key])) {
-          throw new SessionsOptionsError(
-            name,
-            key,
-            'must be given beside useFactory/useClass/useExisting in forRootAsync, not returned by it: ' +
-              'the entity is registered before the factory runs',
-          );
+    return this.withKind(
+      super.forRootAsync(async as typeof ASYNC_OPTIONS_TYPE),
+      staticOptions,
+      (raw: EctoSessionsOptions) => {
+        for (const key of ['name', ...SHAPE_OPTIONS] as const) {
+          if (raw?.[key] !== undefined && JSON.stringify(raw[key]) !== JSON.stringify(shape[key])) {
+            throw new SessionsOptionsError(
+              name,
+              key,
+              'must be given beside useFactory/useClass/useExisting in forRootAsync, not returned by it: ' +
+                'the entity is registered before the factory runs',
+            );
+          }
         }
-      }
-      return resolveSessionsOptions({ ...raw, ...shape });
-    });
+        return resolveSessionsOptions({ ...raw, ...shape });
+      },
+    );
   }
 
   private static withKind(
