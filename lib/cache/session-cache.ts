@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { Session } from '../store/session.entity';
+import { Session } from '../store/session.entity';
 
 interface Entry {
   /** The session as read, never handed out itself: each hit gets a copy. */
@@ -72,7 +72,7 @@ export class SessionCache {
     if (!entry) return undefined;
     const { session } = entry;
     if (session.expiresAt !== null && session.expiresAt.getTime() <= now.getTime()) return undefined;
-    const copy = Object.create(Object.getPrototypeOf(session)) as Session;
+    const copy = new Session(); // as `SessionRows` makes them: the cache holds only those
     const { keys, dates } = entry;
     for (let i = 0; i < keys.length; i++) {
       const value = session[keys[i]];
