@@ -53,6 +53,22 @@ describe('SessionCache', () => {
     expect(Object.keys(second)).not.toContain('authTokenDigest');
   });
 
+  it("gives each hit data equal to a JSON round trip of the row's, nested values and a `__proto__` key included", () => {
+    const cache = new SessionCache({ ttl: 60, max: 10 });
+    cache.setUsable(true);
+    const s = session('a');
+    s.data = JSON.parse('{"a":{"b":[1,{"c":"d"}]},"n":null,"__proto__":{"x":1}}');
+    cache.set('digest-a', s, cache.stamp);
+    const first = cache.get('digest-a', new Date())!;
+    expect(JSON.stringify(first.data)).toBe(JSON.stringify(s.data));
+    expect(Object.getPrototypeOf(first.data)).toBe(Object.prototype);
+    expect(Object.keys(first.data)).toEqual(['a', 'n', '__proto__']);
+    (first.data.a.b[1] as { c: string }).c = 'changed';
+    first.data.a.b.push(2);
+    const second = cache.get('digest-a', new Date())!;
+    expect(second.data.a).toEqual({ b: [1, { c: 'd' }] });
+  });
+
   it('serves a cached session only while it is valid: one past its expiry goes to the database', () => {
     const cache = new SessionCache({ ttl: 60, max: 10 });
     cache.setUsable(true);

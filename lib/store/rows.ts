@@ -20,7 +20,7 @@ export class SessionRows {
   }
 
   toSession(row: Record<string, unknown>): Session {
-    const session = Object.create(Session.prototype) as Session;
+    const session = new Session();
     for (const column of this.columns) {
       const value = row[column.field];
       if (column.property === 'authTokenDigest') session.authTokenDigest = value as string;
