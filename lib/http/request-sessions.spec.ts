@@ -1,4 +1,4 @@
-import { currentSessionOf, forgetSession, rememberSession } from './request-sessions';
+import { currentSessionOf, forgetSession, foundSession, rememberSession } from './request-sessions';
 import { Session } from '../store/session.entity';
 
 function session(id: string): Session {
@@ -29,5 +29,21 @@ describe('currentSessionOf', () => {
     expect(currentSessionOf(payload)?.id).toBe('found');
     forgetSession(payload);
     expect(currentSessionOf(payload)).toBeUndefined();
+  });
+});
+
+describe('the HTTP record', () => {
+  it('is found again for the request, by kind; nothing a client can send stands in for it', () => {
+    const request: Record<string | symbol, unknown> = {
+      'nestjs-ecto-sessions.found': { current: session('forged'), byKind: { default: session('forged') } },
+      [Symbol.for('nestjs-ecto-sessions.found')]: { current: session('forged'), byKind: {} },
+    };
+    expect(currentSessionOf(request)).toBeUndefined();
+    expect(foundSession(request, 'default')).toBeUndefined();
+    rememberSession(request, true, 'default', session('a'));
+    rememberSession(request, true, 'apiKeys', session('b'));
+    expect(currentSessionOf(request)?.id).toBe('b');
+    expect(foundSession(request, 'default')?.id).toBe('a');
+    expect(foundSession(request, 'apiKeys')?.id).toBe('b');
   });
 });
