@@ -1,6 +1,6 @@
 import { describeValue } from '../store/values';
 import { parseDuration } from './duration';
-import type { Fail } from './resolve-parts';
+import { type Fail, onlyKeys } from './resolve-parts';
 import type { ResolvedSessionsOptions } from './options.interface';
 
 const ON_LIMIT = new Set(['expireOldest', 'refuse']);
@@ -12,12 +12,6 @@ function seconds(value: unknown, option: string, fail: Fail, above0: boolean): n
     fail(option, `must be a duration ${above0 ? 'above 0' : '>= 0'} such as '1m' or 30, got ${describeValue(value)}`);
   }
   return parsed!;
-}
-
-/** Throws for keys of `given` not in `known`. */
-function onlyKeys(given: object, known: string[], option: string, fail: Fail): void {
-  const unknown = Object.keys(given).find((key) => !known.includes(key));
-  if (unknown) fail(`${option}.${unknown}`, `is not a ${option} option; known: ${known.join(', ')}`);
 }
 
 export function resolveRotation(rotation: unknown, fail: Fail): ResolvedSessionsOptions['rotation'] {

@@ -152,3 +152,24 @@ describe('resolveSessionsOptions', () => {
     expect(() => resolveSessionsOptions('7d' as never)).toThrow(/must be an object/);
   });
 });
+
+describe('an unknown key inside an option object is named, with the keys known there', () => {
+  it.each([
+    [{ cache: { tll: '1m' } }, 'option "cache.tll" is not a cache option; known: ttl, max'],
+    [
+      { columns: { userId: { typ: 'string' } } },
+      'option "columns.userId.typ" is not a column option; known: type, index, nullable, fieldName, length',
+    ],
+    [
+      { cookie: { secur: true } },
+      'option "cookie.secur" is not a cookie option; known: name, httpOnly, secure, sameSite, path, domain, maxAge',
+    ],
+    [{ rotation: { grace: 1, evry: 2 } }, 'option "rotation.evry" is not a rotation option; known: grace, every'],
+    [
+      { maxPerUser: { max: 1, limit: 2 } },
+      'option "maxPerUser.limit" is not a maxPerUser option; known: max, onLimit, column',
+    ],
+  ])('%j', (options, message) => {
+    expect(() => resolveSessionsOptions(options as never)).toThrow(message);
+  });
+});

@@ -8,7 +8,8 @@ import type { ColumnOptions, EctoSessionsOptions, ResolvedSessionsOptions, Token
 /** Browsers cap cookie lifetimes at 400 days; used for `ttl: null`. */
 const LONGEST_COOKIE = 400 * 86_400;
 const SAME_SITE = new Set(['lax', 'strict', 'none']);
-const COOKIE_KEYS = new Set(['name', 'httpOnly', 'secure', 'sameSite', 'path', 'domain', 'maxAge']);
+const COLUMN_KEYS = ['type', 'index', 'nullable', 'fieldName', 'length'];
+const COOKIE_KEYS = ['name', 'httpOnly', 'secure', 'sameSite', 'path', 'domain', 'maxAge'];
 
 /** Throws the option's error: `option` names it, `problem` says what is wrong. */
 export type Fail = (option: string, problem: string) => never;
@@ -21,13 +22,21 @@ export function isIdentifier(name: unknown): name is string {
   return typeof name === 'string' && /^[^\0?]{1,63}$/.test(name);
 }
 
+/**
+ * Throws for the first key of `given` not in `known`, naming it under `option`
+ * (`cache.tll is not a cache option; known: ttl, max`).
+ */
+export function onlyKeys(given: object, known: readonly string[], option: string, fail: Fail, noun = option): void {
+  const unknown = Object.keys(given).find((key) => !known.includes(key));
+  if (unknown) fail(`${option}.${unknown}`, `is not a ${noun} option; known: ${known.join(', ')}`);
+}
+
 export function resolveCache(cache: unknown, fail: Fail): ResolvedSessionsOptions['cache'] {
   if (cache === undefined || cache === false || cache === null) return null;
   const given = cache === true ? {} : cache;
   if (typeof given !== 'object' || Array.isArray(given)) fail('cache', 'must be true, false or { ttl, max }');
-  const { ttl = DEFAULTS.cache.ttl, max = DEFAULTS.cache.max, ...rest } = given as { ttl?: unknown; max?: unknown };
-  const unknown = Object.keys(rest)[0];
-  if (unknown) fail(`cache.${unknown}`, 'is not a cache option; known: ttl, max');
+  onlyKeys(given as object, ['ttl', 'max'], 'cache', fail);
+  const { ttl = DEFAULTS.cache.ttl, max = DEFAULTS.cache.max } = given as { ttl?: unknown; max?: unknown };
   const seconds = parseDuration(ttl);
   if (seconds === undefined || seconds <= 0) fail('cache.ttl', `must be a duration above 0, got ${describeValue(ttl)}`);
   if (!Number.isInteger(max) || (max as number) < 1)
@@ -61,11 +70,8 @@ export function resolveColumns(columns: unknown, fail: Fail): ResolvedSessionsOp
       nullable = COLUMN_DEFAULTS.nullable,
       fieldName = snakeCase(property),
       length = COLUMN_DEFAULTS.length,
-      ...rest
     } = definition as ColumnOptions;
-    const unknown = Object.keys(rest)[0];
-    if (unknown)
-      fail(`${option}.${unknown}`, 'is not a column option; known: type, index, nullable, fieldName, length');
+    onlyKeys(definition as object, COLUMN_KEYS, option, fail, 'column');
     if (!(COLUMN_TYPES as readonly string[]).includes(type))
       fail(`${option}.type`, `must be one of ${[...COLUMN_TYPES].join(', ')}, got ${describeValue(type)}`);
     if (typeof index !== 'boolean') fail(`${option}.index`, 'must be true or false');
@@ -107,8 +113,7 @@ export function resolveCookie(
   }
   if (cookie.name.startsWith('__Secure-') && !cookie.secure)
     fail('cookie.name', 'with the __Secure- prefix needs secure: true');
-  const unknown = Object.keys(given).find((key) => !COOKIE_KEYS.has(key));
-  if (unknown) fail(`cookie.${unknown}`, `is not a cookie option; known: ${[...COOKIE_KEYS].join(', ')}`);
+  onlyKeys(given, COOKIE_KEYS, 'cookie', fail);
   try {
     sessionCookie(cookie, 'probe'); // a bad path or domain fails here, at start-up, not at the first login
   } catch (error) {
