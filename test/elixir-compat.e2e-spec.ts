@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { EctoSessionsModule, generateToken, digest, SessionsService } from '../lib';
 import { Test } from '@nestjs/testing';
 import { MikroOrmModule } from '@mikro-orm/nestjs';
-import { ormOptions, sql } from './support/database';
+import { ormOptions, poolRunning, sql } from './support/database';
 
 /** The table `EctoSessions.Migrations.up(table_name: "sessions", extra_fields: [{:user_id, :string}])` makes. */
 const ECTO_DDL = [
@@ -40,14 +40,7 @@ describe('tables made by the Elixir library', () => {
     const moduleRef = await Test.createTestingModule({
       imports: [
         MikroOrmModule.forRoot({
-          ...ormOptions(undefined, {
-            pool: {
-              min: 0,
-              max: 1,
-              afterCreate: (conn: any, done: any) =>
-                conn.query("SET TIME ZONE 'Asia/Kathmandu'", (e: Error) => done(e, conn)),
-            } as never,
-          }),
+          ...ormOptions(undefined, { pool: poolRunning("SET TIME ZONE 'Asia/Kathmandu'", 1) }),
           autoLoadEntities: true,
         }),
         EctoSessionsModule.forRoot({ secret, hashAlgorithm: 'sha256' }),

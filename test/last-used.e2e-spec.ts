@@ -1,7 +1,7 @@
 import type { SessionsService } from '../lib';
 import { createTestApp, type TestApp } from './support/app';
 import { withClockOffset } from './support/clock';
-import { onPglite, sql } from './support/database';
+import { countColumnWrites, onPglite, sql } from './support/database';
 import { until } from './support/until';
 
 /** The row's last use, as stored. */
@@ -128,18 +128,7 @@ describe('trackLastUsed', () => {
   it('20 parallel uses spread over 4 instances: exactly one write lands', async () => {
     const { session, token } = await apps[0].sessions().create({ userId: 'x' });
     // Count the writes that landed: a trigger counts every row version last_used_at got.
-    await sql(apps[0].orm, `CREATE TABLE IF NOT EXISTS last_use_writes (id uuid, at timestamptz)`);
-    await sql(
-      apps[0].orm,
-      `CREATE OR REPLACE FUNCTION count_last_use() RETURNS trigger AS $$ BEGIN
-         IF NEW.last_used_at IS DISTINCT FROM OLD.last_used_at THEN INSERT INTO last_use_writes VALUES (NEW.id, NEW.last_used_at); END IF;
-         RETURN NEW; END $$ LANGUAGE plpgsql`,
-    );
-    await sql(apps[0].orm, `DROP TRIGGER IF EXISTS count_last_use ON sessions`);
-    await sql(
-      apps[0].orm,
-      `CREATE TRIGGER count_last_use AFTER UPDATE ON sessions FOR EACH ROW EXECUTE FUNCTION count_last_use()`,
-    );
+    const counter = await countColumnWrites(apps[0].orm, 'sessions', 'last_used_at');
     try {
       for (const app of apps) app.log.clear();
       const found = await Promise.all(
@@ -147,17 +136,12 @@ describe('trackLastUsed', () => {
       );
       expect(found.every((s) => s?.id === session.id)).toBe(true);
       await new Promise((r) => setTimeout(r, 300));
-      const writes = await sql<{ n: number }>(
-        apps[0].orm,
-        `SELECT count(*)::int AS n FROM last_use_writes WHERE id = ?`,
-        [session.id],
-      );
-      expect(writes[0].n).toBe(1);
+      expect(await counter.writes(session.id)).toBe(1);
       // Each instance sent its own UPDATE: the database's condition, not a memo, kept it to one write.
       const sent = apps.reduce((n, app) => n + lastUseWrites(app).length, 0);
       expect(sent).toBe(apps.length);
     } finally {
-      await sql(apps[0].orm, `DROP TRIGGER IF EXISTS count_last_use ON sessions`);
+      await counter.stop();
     }
   });
 });

@@ -2,7 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import { IsolationLevel } from '@mikro-orm/core';
 import { Authenticated, CurrentSession, SessionLimitError, type Session, type SessionsService } from '../lib';
 import { createTestApp, type TestApp } from './support/app';
-import { onPglite, sql } from './support/database';
+import { onPglite, poolRunning, sql } from './support/database';
 import { call } from './support/http';
 import { until } from './support/until';
 
@@ -223,14 +223,7 @@ describe('scopes that are not a list, and a maxAge under a second', () => {
     const rr = await createTestApp({
       kinds: [{ ttl: '1h', maxPerUser: { max: 3, onLimit: 'refuse' } }],
       recreate: false,
-      orm: {
-        pool: {
-          min: 0,
-          max: 10,
-          afterCreate: (conn: any, done: any) =>
-            conn.query("SET default_transaction_isolation = 'repeatable read'", (e: Error) => done(e, conn)),
-        } as never,
-      },
+      orm: { pool: poolRunning("SET default_transaction_isolation = 'repeatable read'", 10) },
     });
     try {
       const results = await Promise.allSettled(

@@ -47,3 +47,39 @@ export async function sql<T = Record<string, unknown>>(
 ): Promise<T[]> {
   return orm.em.getConnection().execute(query, params, 'all');
 }
+
+/** Pool options whose every new connection first runs `statement` (a session setting, such as a time zone). */
+export function poolRunning(statement: string, max: number) {
+  return {
+    min: 0,
+    max,
+    afterCreate: (conn: any, done: any) => conn.query(statement, (e: Error) => done(e, conn)),
+  } as never;
+}
+
+/**
+ * Counts, by a trigger, the writes that land on `column` of `table` (each row
+ * version whose value changed): how many of many racing UPDATEs wrote. Returns
+ * the count for a row id, and a function that removes the trigger.
+ */
+export async function countColumnWrites(
+  orm: MikroORM,
+  table: string,
+  column: string,
+): Promise<{ writes(id: string): Promise<number>; stop(): Promise<void> }> {
+  const name = `count_${table}_${column}`;
+  await sql(orm, `CREATE TABLE IF NOT EXISTS ${name} (id uuid, at timestamptz)`);
+  await sql(
+    orm,
+    `CREATE OR REPLACE FUNCTION ${name}() RETURNS trigger AS $$ BEGIN
+       IF NEW.${column} IS DISTINCT FROM OLD.${column} THEN INSERT INTO ${name} VALUES (NEW.id, now()); END IF;
+       RETURN NEW; END $$ LANGUAGE plpgsql`,
+  );
+  await sql(orm, `DROP TRIGGER IF EXISTS ${name} ON ${table}`);
+  await sql(orm, `CREATE TRIGGER ${name} AFTER UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION ${name}()`);
+  return {
+    writes: async (id) =>
+      (await sql<{ n: number }>(orm, `SELECT count(*)::int AS n FROM ${name} WHERE id = ?`, [id]))[0].n,
+    stop: async () => void (await sql(orm, `DROP TRIGGER IF EXISTS ${name} ON ${table}`)),
+  };
+}
