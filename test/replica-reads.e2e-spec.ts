@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import type { SessionsService } from '../lib';
+import type { EctoSessionsOptions, SessionsService } from '../lib';
 import { createTestApp, type TestApp } from './support/app';
 import { onPglite, sql } from './support/database';
 import { withClockOffset } from './support/clock';
@@ -60,6 +60,24 @@ async function replicated(t: TestApp): Promise<void> {
   const serving = async (...services: SessionsService[]) => {
     for (let i = 0; i < 400 && !services.every((s) => s.cacheStatus.listener === 'listening'); i++) await sleep(10);
     expect(services.map((s) => s.cacheStatus.listener)).toEqual(services.map(() => 'listening'));
+  };
+
+  /** Two instances of a kind with its own table (made here), both listening: `fn` gets their services. */
+  const twoInstances = async (
+    kind: EctoSessionsOptions & { name: string },
+    fn: (x: SessionsService, y: SessionsService, first: TestApp) => Promise<void>,
+  ) => {
+    const ra = await boot([kind]);
+    const rb = await boot([kind]);
+    try {
+      await ra.orm.schema.updateSchema({ wrap: false, dropTables: false, safe: true });
+      const [x, y] = [ra.sessions(kind.name), rb.sessions(kind.name)];
+      await serving(x, y);
+      await fn(x, y, ra);
+    } finally {
+      await ra.close();
+      await rb.close();
+    }
   };
 
   beforeAll(async () => {
@@ -179,13 +197,7 @@ async function replicated(t: TestApp): Promise<void> {
   });
 
   it('rotation: a token two rotations old is refused at once however far the replica lags; the new one works at once', async () => {
-    const kinds = [{ name: 'rotating', ttl: '1h', rotation: { grace: '1m' } }];
-    const ra = await boot(kinds);
-    const rb = await boot(kinds);
-    try {
-      await ra.orm.schema.updateSchema({ wrap: false, dropTables: false, safe: true }); // its own table
-      const [x, y] = [ra.sessions('rotating'), rb.sessions('rotating')];
-      await serving(x, y);
+    await twoInstances({ name: 'rotating', ttl: '1h', rotation: { grace: '1m' } }, async (x, y, ra) => {
       const { session, token: t0 } = await x.create({ userId: 'rotating' });
       await replicated(ra); // the replica has t0 as the current token
       expect(await y.authenticate(t0)).not.toBeNull();
@@ -195,30 +207,31 @@ async function replicated(t: TestApp): Promise<void> {
       expect(await y.authenticate(t0)).toBeNull();
       expect((await y.authenticate(t1))?.id).toBe(session.id); // replaced, inside its grace
       expect((await y.authenticate(t2))?.id).toBe(session.id);
-    } finally {
-      await ra.close();
-      await rb.close();
-    }
+    });
   });
 
   it('scopes: a scope update() on one instance is seen at once by the other, however far the replica lags', async () => {
-    const kinds = [{ name: 'scoped', ttl: null, scopes: true }];
-    const ra = await boot(kinds);
-    const rb = await boot(kinds);
-    try {
-      await ra.orm.schema.updateSchema({ wrap: false, dropTables: false, safe: true }); // its own table
-      const [x, y] = [ra.sessions('scoped'), rb.sessions('scoped')];
-      await serving(x, y);
+    await twoInstances({ name: 'scoped', ttl: null, scopes: true }, async (x, y, ra) => {
       const { session, token } = await x.create({ userId: 'scoped', scopes: ['read', 'write'] });
       await replicated(ra); // the replica has both scopes
       expect((await y.authenticate(token))?.scopes).toEqual(['read', 'write']);
       await x.update(session, { scopes: ['read'] });
       // The replica still shows both scopes for 3 s: y must not trust it.
       expect((await y.authenticate(token))?.scopes).toEqual(['read']);
-    } finally {
-      await ra.close();
-      await rb.close();
-    }
+    });
+  });
+
+  it('maxPerUser: a session the cap expired on one instance is refused at once by the other, however far the replica lags', async () => {
+    await twoInstances({ name: 'capped', ttl: '1h', maxPerUser: { max: 1 } }, async (x, y, ra) => {
+      const first = await x.create({ userId: 'capped' });
+      await replicated(ra); // the replica has the first session valid
+      expect(await y.authenticate(first.token)).not.toBeNull();
+      const second = await x.create({ userId: 'capped' });
+      expect(second.expired!.map((s) => s.id)).toEqual([first.session.id]);
+      // The replica still shows the first session valid for 3 s: y must not trust it.
+      expect(await y.authenticate(first.token)).toBeNull();
+      expect(await y.count({ userId: 'capped' })).toBe(1);
+    });
   });
 
   it('preferReadReplicas: false keeps every read on the primary', async () => {
