@@ -1,6 +1,6 @@
 import type { SessionsService } from '../lib';
 import { createTestApp, type TestApp } from './support/app';
-import { onPglite, sql } from './support/database';
+import { countColumnWrites, onPglite, sql } from './support/database';
 import { withClockOffset } from './support/clock';
 import { CapturingLogger } from './support/http';
 
@@ -129,5 +129,109 @@ const timed = async (call: () => Promise<unknown>) => {
     const pruned = results.filter((r): r is number => r !== null);
     expect(pruned.reduce((sum, n) => sum + n, 0)).toBe(300);
     expect(await sa.count({ status: 'all' })).toBe(0);
+  });
+});
+
+(runs ? describe : describe.skip)('the security features behind PgBouncer in transaction mode', () => {
+  const kind = {
+    tableName: 'pooled_secure',
+    ttl: '1h',
+    rotation: { grace: '30s', every: '10m' },
+    scopes: true,
+    trackLastUsed: '1m',
+  };
+  let a: TestApp;
+  let b: TestApp;
+  let sa: SessionsService;
+  let sb: SessionsService;
+
+  beforeAll(async () => {
+    const orm = { clientUrl: throughPooler() };
+    a = await createTestApp({ kinds: [kind], orm, recreate: false });
+    b = await createTestApp({ kinds: [kind], orm, recreate: false });
+    await a.orm.schema.updateSchema({ wrap: false, dropTables: false, safe: true }); // its own table
+    sa = a.sessions();
+    sb = b.sessions();
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+  });
+
+  const ageBy = (id: string, seconds: number) =>
+    sql(
+      a.orm,
+      `UPDATE pooled_secure SET rotated_at = rotated_at - make_interval(secs => ?), inserted_at = inserted_at - make_interval(secs => ?) WHERE id = ?`,
+      [seconds, seconds, id],
+    );
+
+  it('rotation: the replaced token works inside its grace on the other instance, one two rotations old never; clocks a second off change nothing', async () => {
+    const { session, token: t0 } = await sa.create({ userId: 'p-rot' });
+    const { token: t1 } = (await sa.rotate(session))!;
+    expect((await withClockOffset(1000, () => sb.authenticate(t0)))?.id).toBe(session.id);
+    const { token: t2 } = (await sa.rotate(session))!;
+    expect(await withClockOffset(-1000, () => sb.authenticate(t0))).toBeNull();
+    expect((await sb.authenticate(t1))?.id).toBe(session.id);
+    // Past its grace by the database's clock (31 s), an instance whose clock runs a second behind still refuses it.
+    await sql(a.orm, `UPDATE pooled_secure SET rotated_at = rotated_at - interval '31 seconds' WHERE id = ?`, [
+      session.id,
+    ]);
+    expect(await withClockOffset(-1000, () => sb.authenticate(t1))).toBeNull();
+    expect((await sb.authenticate(t2))?.id).toBe(session.id);
+  });
+
+  it('the guard reissue: 20 concurrent due requests over two pooled instances rotate the token once', async () => {
+    const { session, token } = await sa.create({ userId: 'p-every' });
+    await ageBy(session.id, 11 * 60);
+    const due = (await sa.authenticate(token))!;
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? sa : sb).requests.reissue(due, token)),
+    );
+    const won = results.filter((r) => r !== null);
+    expect(won).toHaveLength(1);
+    expect((await sb.authenticate(won[0]!.token))?.id).toBe(session.id);
+  });
+
+  it('last use: 20 parallel uses over two pooled instances write once', async () => {
+    const counter = await countColumnWrites(a.orm, 'pooled_secure', 'last_used_at');
+    try {
+      const { session, token } = await sa.create({ userId: 'p-used' });
+      const found = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? sa : sb).authenticate(token)));
+      expect(found.every((s) => s?.id === session.id)).toBe(true);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await counter.writes(session.id)).toBe(1);
+    } finally {
+      await counter.stop();
+    }
+  });
+
+  it('scopes: update() on one instance is what the other reads next', async () => {
+    const { session, token } = await sa.create({ userId: 'p-scopes', scopes: ['read', 'write'] });
+    await sa.update(session, { scopes: ['read'] });
+    expect((await sb.authenticate(token))?.scopes).toEqual(['read']);
+  });
+
+  it('a reissue queued for a pooled connection before delete() revives nothing', async () => {
+    const slow = await createTestApp({
+      kinds: [kind],
+      recreate: false,
+      orm: { clientUrl: throughPooler(), pool: { min: 0, max: 1 } },
+    });
+    try {
+      const { session, token } = await sa.create({ userId: 'p-queued' });
+      await ageBy(session.id, 11 * 60);
+      const due = (await slow.sessions().authenticate(token))!; // as a request read it, before the delete
+      const busy = sql(slow.orm, 'SELECT pg_sleep(1.5)'); // its only connection is busy
+      await new Promise((r) => setTimeout(r, 100));
+      const reissue = slow.sessions().requests.reissue(due, token);
+      await new Promise((r) => setTimeout(r, 1100));
+      expect(await sa.delete(session.id)).toBe(true);
+      await busy;
+      expect(await reissue).toBeNull();
+      expect(await sa.authenticate(token)).toBeNull();
+      expect(await sa.count({ id: session.id, status: 'all' })).toBe(0);
+    } finally {
+      await slow.close();
+    }
   });
 });
