@@ -13,7 +13,7 @@ import { TokenDigests } from '../tokens/token-digests';
 import { TokenResolver } from './token-resolver';
 import { logger } from '../logger';
 import { featureColumnsOf } from '../store/columns';
-import { featureColumnProblems, missingTable, tableExists } from '../store/table-check';
+import { featureColumnProblems, missingTable, tableColumns } from '../store/table-check';
 import { ReadFloor } from '../replicas/read-floor';
 import { ReplicaReads } from '../replicas/replica-reads';
 import { LastUse } from '../security/last-use';
@@ -134,16 +134,21 @@ export async function startKind(
   }
 }
 
-/** Says once, at start-up, when the kind's table is missing (every lookup would answer 503 until it exists). */
+/**
+ * Says once, at start-up, when the kind's table is missing (every lookup would answer 503 until it exists),
+ * or lacks a column of a feature that is on: one query for both.
+ */
 export async function checkTable(
   parts: KindParts,
   options: Pick<ResolvedSessionsOptions, 'name' | 'tableName' | 'schema' | 'rotation' | 'scopes' | 'trackLastUsed'>,
 ): Promise<void> {
-  if ((await tableExists(parts.runner, parts.statements)) === false) {
+  const columns = await tableColumns(parts.runner, parts.statements);
+  if (columns === undefined) return; // the database cannot say now; lookups will
+  if (columns.size === 0) {
     logger.warn(`Kind "${options.name}": ${missingTable(options)}. Until then lookups answer 503.`);
     return;
   }
-  const problems = await featureColumnProblems(parts.runner, parts.statements, featureColumnsOf(options));
+  const problems = featureColumnProblems(columns, featureColumnsOf(options));
   if (problems.length > 0)
     logger.warn(
       `Kind "${options.name}": ${problems.join('; ')}. The features on need them: migrate the table ` +

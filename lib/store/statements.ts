@@ -235,9 +235,17 @@ export class SessionStatements {
     };
   }
 
-  /** Whether the table exists (`to_regclass` takes the quoted, schema-qualified name). */
-  tableExists(): Statement {
-    return { sql: 'SELECT to_regclass(?) IS NOT NULL AS "exists"', params: [this.table] };
+  /**
+   * The table's columns and their types; no rows when the table does not exist
+   * (`to_regclass` takes the quoted, schema-qualified name).
+   */
+  tableColumns(): Statement {
+    return {
+      sql:
+        'SELECT attname AS "name", format_type(atttypid, atttypmod) AS "type" FROM pg_attribute ' +
+        'WHERE attrelid = to_regclass(?) AND attnum > 0 AND NOT attisdropped',
+      params: [this.table],
+    };
   }
 
   /**
