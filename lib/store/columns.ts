@@ -60,11 +60,11 @@ export const FEATURE_COLUMNS = {
   trackLastUsed: [{ property: 'lastUsedAt', field: 'last_used_at', type: 'datetime', nullable: true }],
 } as const satisfies Record<string, readonly Column[]>;
 
-/** Which features a kind has on: the parts of its options that add columns. */
+/** Which features a kind has on: the parts of its options that add columns (absent = off). */
 export interface FeatureSwitches {
-  rotation: unknown;
-  scopes: boolean;
-  trackLastUsed: number | null;
+  rotation?: unknown;
+  scopes?: boolean;
+  trackLastUsed?: number | null;
 }
 
 const ALL_FEATURE_COLUMNS: readonly Column[] = Object.values(FEATURE_COLUMNS).flat();
@@ -96,7 +96,7 @@ export interface ExtraColumn {
 export function featureColumnsOf(features?: FeatureSwitches): Column[] {
   return [
     ...(features?.rotation ? FEATURE_COLUMNS.rotation : []),
-    ...(features?.scopes ? FEATURE_COLUMNS.scopes : []),
+    ...(features?.scopes === true ? FEATURE_COLUMNS.scopes : []),
     ...(features?.trackLastUsed != null ? FEATURE_COLUMNS.trackLastUsed : []),
   ];
 }

@@ -1,6 +1,6 @@
 import { EntitySchema, type EntitySchemaProperty } from '@mikro-orm/core';
 import type { ResolvedSessionsOptions } from '../options/options.interface';
-import { columnsOf, type FeatureSwitches } from './columns';
+import { columnsOf, featureColumnsOf, type FeatureSwitches } from './columns';
 
 /** Each session's digest, where no spread, `Object.keys`, `util.inspect` or serializer can see it. */
 const digests = new WeakMap<object, string>();
@@ -72,16 +72,7 @@ function kindClass(entityName: string): typeof Session {
 
 /** The parts of the options that shape the table. */
 export type EntityShape = Pick<ResolvedSessionsOptions, 'entityName' | 'tableName' | 'schema' | 'columns'> &
-  Partial<FeatureSwitches>;
-
-/** The features of a shape, as `columnsOf` reads them (absent = off). */
-function featuresOf(shape: EntityShape): FeatureSwitches {
-  return {
-    rotation: shape.rotation ?? null,
-    scopes: shape.scopes === true,
-    trackLastUsed: shape.trackLastUsed ?? null,
-  };
-}
+  FeatureSwitches;
 
 const schemas = new Map<string, EntitySchema<Session>>();
 
@@ -95,15 +86,13 @@ const schemas = new Map<string, EntitySchema<Session>>();
  * `entities: [sessionEntity(resolveSessionsOptions({ tableName: 'api_keys' }))]`.
  */
 export function sessionEntity(shape: EntityShape): EntitySchema<Session> {
-  const features = featuresOf(shape);
   const key = JSON.stringify([
     shape.entityName,
     shape.tableName,
     shape.schema ?? null,
     shape.columns,
-    !!features.rotation,
-    features.scopes,
-    features.trackLastUsed !== null,
+    // The columns each feature adds, not its settings, shape the table.
+    featureColumnsOf(shape).map((column) => column.field),
   ]);
   let schema = schemas.get(key);
   if (!schema) {
@@ -124,9 +113,8 @@ const BUILT_IN_EXTRAS: Record<string, Partial<EntitySchemaProperty<any, Session>
 
 function buildSchema(shape: EntityShape): EntitySchema<Session> {
   const { entityName, tableName, schema, columns } = shape;
-  const features = featuresOf(shape);
   const properties: Record<string, EntitySchemaProperty<any, Session>> = {};
-  for (const column of columnsOf(columns, features)) {
+  for (const column of columnsOf(columns, shape)) {
     properties[column.property] = <EntitySchemaProperty<any, Session>>{
       type: column.type,
       fieldName: column.field,
@@ -149,7 +137,7 @@ function buildSchema(shape: EntityShape): EntitySchema<Session> {
     indexes: [
       { properties: ['expiresAt'], name: indexName('expires_at') },
       // The lookup of a token inside its grace reads this column.
-      ...(features.rotation
+      ...(shape.rotation
         ? [{ properties: ['previousAuthTokenDigest'], name: indexName('previous_auth_token_digest') }]
         : []),
       ...indexed.map(([property, column]) => ({ properties: [property], name: indexName(column.fieldName) })),
