@@ -1,4 +1,5 @@
 import type { MikroORM } from '@mikro-orm/core';
+import { types as pgTypes } from 'pg';
 import { createTestApp, type TestApp } from './support/app';
 import { onPglite, sql } from './support/database';
 
@@ -126,5 +127,41 @@ describe('timestamps under every DateStyle', () => {
         expect((await sql<{ DateStyle: string }>(orm, 'SHOW DateStyle'))[0].DateStyle).toBe(style);
       });
     });
+  });
+});
+
+describe('timestamps whatever the app has set in pg', () => {
+  let t: TestApp;
+  const saved = [1700, 20, 1184].map((oid) => [oid, pgTypes.getTypeParser(oid, 'text')] as const);
+  beforeAll(async () => {
+    // Parsers apps set globally: numeric and int8 as numbers or BigInt, timestamptz left as text.
+    pgTypes.setTypeParser(1700, (value: string) => Number.parseFloat(value) + 0.0001);
+    pgTypes.setTypeParser(20, (value: string) => BigInt(value));
+    pgTypes.setTypeParser(1184, (value: string) => `not a date: ${value}`);
+    t = await createTestApp({ kinds: [{ ttl: '1h', extendThreshold: '5m' }] });
+  });
+  afterAll(async () => {
+    for (const [oid, parser] of saved) pgTypes.setTypeParser(oid, parser);
+    await t?.close();
+  });
+
+  it('reads the same instants, to the millisecond', async () => {
+    const { session, token } = await t.sessions().create({ userId: 'types' });
+    await sql(t.orm, 'UPDATE sessions SET expires_at = ? WHERE id = ?', [future.toISOString(), session.id]);
+    const found = await t.sessions().authenticate(token, { extend: false });
+    expect(found?.expiresAt?.toISOString()).toBe(future.toISOString());
+    expect(found?.insertedAt.getTime()).toBe(session.insertedAt.getTime());
+  });
+
+  it('reads an infinite expiry as the farthest instant a Date holds, and the session as valid', async () => {
+    const { session, token } = await t.sessions().create({ userId: 'types' });
+    await sql(t.orm, `UPDATE sessions SET expires_at = 'infinity' WHERE id = ?`, [session.id]);
+    const found = await t.sessions().authenticate(token, { extend: false });
+    expect(found?.expiresAt?.getTime()).toBe(8.64e15);
+    expect(found?.isExpired).toBe(false);
+    await sql(t.orm, `UPDATE sessions SET expires_at = '-infinity' WHERE id = ?`, [session.id]);
+    expect(await t.sessions().authenticate(token)).toBeNull();
+    const [listed] = await t.sessions().list({ id: session.id, status: 'all' });
+    expect(listed.expiresAt?.getTime()).toBe(-8.64e15);
   });
 });

@@ -21,7 +21,7 @@ import { SUPPORTED_MIKRO_ORM_MAJORS } from './supported-versions';
  * Also different, and needing nothing: MikroORM 7 inlines `?` parameters into the
  * SQL text (escaped by its platform) where 6 sends them to the server as bind
  * parameters; the statements select timestamps as epoch
- * milliseconds (`fromEpochMs`), the same on both.
+ * seconds as text (`epochText`), the same on both.
  */
 
 /** The installed versions that matter here; `undefined` for a package that is not installed. */

@@ -1,7 +1,7 @@
 import type { ResolvedSessionsOptions } from '../options/options.interface';
 import { type Column, columnsOf } from './columns';
 import { Session } from './session.entity';
-import { fromEpochMs } from './timestamps';
+import { fromEpochSeconds } from './timestamps';
 
 /**
  * Turns a kind's rows into sessions: plain `Session` objects, not the kind's
@@ -24,7 +24,7 @@ export class SessionRows {
     for (const column of this.columns) {
       const value = row[column.field];
       if (column.property === 'authTokenDigest') session.authTokenDigest = value as string;
-      else session[column.property] = column.type === 'datetime' ? fromEpochMs(value) : value;
+      else session[column.property] = column.type === 'datetime' ? fromEpochSeconds(value) : value;
     }
     // A session is never valid past `insertedAt + absoluteTtl`: its expiry says so, and `isExpired` with it.
     if (this.absoluteTtlMs !== null) {

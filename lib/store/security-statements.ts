@@ -1,5 +1,5 @@
 import type { SessionStatements, Statement, Where } from './statements';
-import { DB_NOW, epoch, epochMs, iso } from './timestamps';
+import { DB_NOW, epoch, epochText, iso } from './timestamps';
 import { LAST_USE_DUE } from './validity';
 
 /**
@@ -40,7 +40,7 @@ export class SecurityStatements {
     return {
       sql:
         `UPDATE ${table} SET "last_used_at" = clock_timestamp() WHERE "id" = ? AND ` +
-        `${LAST_USE_DUE} RETURNING ${epochMs('"last_used_at"')} AS "last_used_at"`,
+        `${LAST_USE_DUE} RETURNING ${epochText('"last_used_at"')} AS "last_used_at"`,
       params: [id, interval],
     };
   }

@@ -1,24 +1,48 @@
 import fc from 'fast-check';
 import { resolveSessionsOptions } from '../options/resolve-options';
 import { SessionStatements } from './statements';
-import { fromEpochMs } from './timestamps';
+import { fromEpochSeconds } from './timestamps';
 import { isUuid } from './values';
 
-describe('fromEpochMs', () => {
-  it('reads the epoch milliseconds the statements select (int8 digits), exactly', () => {
+describe('fromEpochSeconds', () => {
+  /** `ms` and `micros` (0–999) as PostgreSQL prints `extract(epoch from …)::text`: seconds, six decimals. */
+  const printed = (ms: number, micros: number) => {
+    const total = BigInt(ms) * 1000n + BigInt(micros);
+    const sign = total < 0n ? '-' : '';
+    const abs = total < 0n ? -total : total;
+    return `${sign}${abs / 1_000_000n}.${String(abs % 1_000_000n).padStart(6, '0')}`;
+  };
+
+  it('reads epoch seconds to the millisecond, rounded down, exactly', () => {
     fc.assert(
-      fc.property(fc.integer({ min: -8.64e15, max: 8.64e15 }), (ms) => {
-        expect(fromEpochMs(String(ms))!.getTime()).toBe(ms);
-        expect(fromEpochMs(ms)!.getTime()).toBe(ms);
+      fc.property(fc.integer({ min: -8.64e15, max: 8.64e15 - 1 }), fc.integer({ min: 0, max: 999 }), (ms, micros) => {
+        expect(fromEpochSeconds(printed(ms, micros))!.getTime()).toBe(ms);
       }),
-      { numRuns: 500 },
+      { numRuns: 2000 },
     );
   });
 
+  it('reads what the server prints around 1970, and whole seconds', () => {
+    expect(fromEpochSeconds('0.000000')!.getTime()).toBe(0);
+    expect(fromEpochSeconds('-0.000500')!.getTime()).toBe(-1);
+    expect(fromEpochSeconds('-0.500000')!.getTime()).toBe(-500);
+    expect(fromEpochSeconds('-1.000001')!.getTime()).toBe(-1001);
+    expect(fromEpochSeconds('1704067200.123400')!.getTime()).toBe(1704067200123);
+    expect(fromEpochSeconds('1704067200')!.getTime()).toBe(1704067200000);
+    expect(fromEpochSeconds(1704067200)!.getTime()).toBe(1704067200000);
+  });
+
+  it('reads infinities and instants beyond a Date as the farthest a Date holds', () => {
+    expect(fromEpochSeconds('Infinity')!.getTime()).toBe(8.64e15);
+    expect(fromEpochSeconds('-Infinity')!.getTime()).toBe(-8.64e15);
+    expect(fromEpochSeconds('9224318015999.999999')!.getTime()).toBe(8.64e15); // 294276-12-31
+    expect(fromEpochSeconds('-210866803200.000000')!.getTime()).toBe(-210866803200000); // 4713 BC
+  });
+
   it('keeps null and Dates', () => {
-    expect(fromEpochMs(null)).toBeNull();
+    expect(fromEpochSeconds(null)).toBeNull();
     const d = new Date();
-    expect(fromEpochMs(d)).toBe(d);
+    expect(fromEpochSeconds(d)).toBe(d);
   });
 });
 
@@ -38,9 +62,9 @@ describe('SessionStatements', () => {
     expect(params).toEqual(['d1']);
   });
 
-  it('selects timestamps as epoch milliseconds, never in the text form DateStyle shapes', () => {
+  it('selects timestamps as epoch seconds as text, never in the text form DateStyle shapes', () => {
     const { sql } = statements.lookup(['d1']);
-    expect(sql).toContain('floor(extract(epoch from "expires_at") * 1000)::int8');
+    expect(sql).toContain('extract(epoch from "expires_at")::text AS "expires_at"');
     expect(sql).not.toMatch(/SELECT[^;]*, "expires_at",/);
   });
 

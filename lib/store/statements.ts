@@ -1,7 +1,7 @@
 import type { ResolvedSessionsOptions } from '../options/options.interface';
 import type { ListOptions, SessionFilters, SessionStatus } from '../service/filters.interface';
 import { columnsOf } from './columns';
-import { DB_NOW, epoch, epochMs, iso } from './timestamps';
+import { DB_NOW, epoch, epochText, iso } from './timestamps';
 import { type Condition, LAST_USE_DUE, Validity } from './validity';
 import { assertValue, describeValue } from './values';
 import { type SqlColumn, toParam, type Where, whereClause } from './where';
@@ -47,7 +47,7 @@ export class SessionStatements {
     for (const column of this.columns) this.byProperty.set(column.property, column);
     this.returning = this.columns
       .filter((c) => !c.writeOnly)
-      .map((c) => (c.type === 'datetime' ? `${epochMs(c.quoted)} AS ${c.quoted}` : c.quoted))
+      .map((c) => (c.type === 'datetime' ? `${epochText(c.quoted)} AS ${c.quoted}` : c.quoted))
       .join(', ');
     // One statement per number of accepted secrets (rotation): `= ?` or `IN (?, ?)`.
     const digests = Math.max(1, options.secrets.length);
