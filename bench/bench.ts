@@ -51,7 +51,7 @@ export async function runBench(
     log(
       `Measuring the ${settings.apps.join(' and ')} app${settings.apps.length > 1 ? 's' : ''}: ${settings.rounds} rounds x ${scenarios.length} scenarios x ${settings.duration} s, ${settings.connections} connections, pools of ${stack.poolSize}`,
     );
-    const rounds = await runRounds(load, scenarios, { ...settings, log });
+    const rounds = await runRounds(load, scenarios, { ...settings, serverCpu: stack.serverCpu, log });
 
     let profile: BenchResults['profile'] = null;
     if (settings.profile > 0) {

@@ -104,11 +104,14 @@ export function describeMachine(postgres: string, embedded: boolean): Machine {
  * `cpuDifference`: what the first route costs the apps' process per request more
  * than the second (µs, median of the per-round differences): the library's
  * cost in CPU, which a noisy machine moves less than requests/s.
+ * `serverCpuDifference`: the same for the local PostgreSQL server's processes
+ * (NaN when not readable): what the route's statements cost the database.
  */
 export interface Ratio {
   paired: number;
   ofMedians: number;
   cpuDifference: number;
+  serverCpuDifference: number;
 }
 
 export function ratiosOf(scenarios: BenchResults['scenarios']): BenchResults['ratios'] {
@@ -122,6 +125,7 @@ export function ratiosOf(scenarios: BenchResults['scenarios']): BenchResults['ra
       paired: median(pairs.map(([a, b]) => a.rps / b.rps)),
       ofMedians: of.median.rps / to.median.rps,
       cpuDifference: median(pairs.map(([a, b]) => a.cpuPerRequest - b.cpuPerRequest)),
+      serverCpuDifference: median(pairs.map(([a, b]) => a.serverCpuPerRequest - b.serverCpuPerRequest)),
     };
   }
   return ratios;
@@ -151,8 +155,10 @@ export function renderMarkdown(results: BenchResults): string {
       '',
     );
   }
-  lines.push('| scenario | what it does | req/s | p50 ms | p99 ms | app CPU µs/request | queries/request |');
-  lines.push('|---|---|---:|---:|---:|---:|---:|');
+  lines.push(
+    '| scenario | what it does | req/s | p50 ms | p99 ms | app CPU µs/request | server CPU µs/request | queries/request |',
+  );
+  lines.push('|---|---|---:|---:|---:|---:|---:|---:|');
   for (const name of SCENARIOS) {
     const scenario = results.scenarios[name];
     if (!scenario) continue;
@@ -160,7 +166,7 @@ export function renderMarkdown(results: BenchResults): string {
     const goal = QUERY_GOALS[name];
     lines.push(
       `| ${name} | ${DESCRIPTIONS[name]} | ${fixed(median.rps, 0)} | ${fixed(median.p50, 2)} | ${fixed(median.p99, 2)} | ` +
-        `${fixed(median.cpuPerRequest, 0)} | ` +
+        `${fixed(median.cpuPerRequest, 0)} | ${Number.isFinite(median.serverCpuPerRequest) ? fixed(median.serverCpuPerRequest, 0) : '—'} | ` +
         `${fixed(median.queriesPerRequest, 2)}${goal === undefined ? '' : ` (goal ${goal})`} |`,
     );
   }
@@ -177,15 +183,17 @@ export function renderMarkdown(results: BenchResults): string {
   }
   lines.push('');
   lines.push(
-    '| ratio of req/s | app | median of per-round ratios | ratio of medians | goal | app CPU µs/request, difference |',
+    '| ratio of req/s | app | median of per-round ratios | ratio of medians | goal | app CPU µs/request, difference | server CPU µs/request, difference |',
   );
-  lines.push('|---|---|---:|---:|---:|---:|');
+  lines.push('|---|---|---:|---:|---:|---:|---:|');
+  const signed = (value: number) =>
+    Number.isFinite(value) ? `${value >= 0 ? '+' : '−'}${fixed(Math.abs(value), 0)}` : '—';
   for (const [name, { app, goal }] of Object.entries(RATIOS)) {
     const ratio = results.ratios[name as RatioName];
     if (!ratio) continue;
-    const { paired, ofMedians, cpuDifference: cpu } = ratio;
+    const { paired, ofMedians, cpuDifference, serverCpuDifference } = ratio;
     lines.push(
-      `| ${name} | ${app} | ${fixed(paired, 2)} | ${fixed(ofMedians, 2)} | ≥ ${goal} | ${cpu >= 0 ? '+' : '−'}${fixed(Math.abs(cpu), 0)} |`,
+      `| ${name} | ${app} | ${fixed(paired, 2)} | ${fixed(ofMedians, 2)} | ≥ ${goal} | ${signed(cpuDifference)} | ${signed(serverCpuDifference)} |`,
     );
   }
   lines.push(
@@ -193,12 +201,16 @@ export function renderMarkdown(results: BenchResults): string {
     'Per-round ratios compare two scenarios run seconds apart, so they hold better than the ratio of medians ' +
       'when other work on the machine comes and goes; the two differ when the machine was noisy. The last column is ' +
       "what the first route costs the apps' process per request more than the second (median of the per-round " +
-      "differences): what the library adds, in the plain app and behind the mixed app's middleware.",
+      "differences): what the library adds, in the plain app and behind the mixed app's middleware; the last, " +
+      'what its statements add on the database server.',
   );
   lines.push(
     '',
     "App CPU: user + system time of the apps' process per request (median over rounds), what each request costs " +
-      "the apps' one thread; it too rises when other work shares the machine (fewer requests per event-loop turn, colder caches).",
+      "the apps' one thread; it too rises when other work shares the machine (fewer requests per event-loop turn, colder caches). " +
+      "Server CPU: user + system time of the local PostgreSQL server's processes per request (from /proc, 10 ms ticks; " +
+      'every postgres process counts), the other work the cores share: parsing and planning each statement, ' +
+      'since none is prepared (transaction poolers), is most of it.',
   );
   if (results.profile) lines.push('', ...renderProfile(results.profile, results.scenarios));
   return lines.join('\n') + '\n';

@@ -12,6 +12,8 @@ export interface Measured extends LoadResult {
   queriesPerRequest: number;
   /** CPU time (user + system, all threads) of the apps' process per request, in µs. */
   cpuPerRequest: number;
+  /** CPU time of the local PostgreSQL server's processes per request, in µs; NaN when not readable (`server-cpu.ts`). */
+  serverCpuPerRequest: number;
 }
 
 /** Medians across rounds: a noisy round on a shared machine moves a median less than a mean. */
@@ -21,6 +23,7 @@ export interface Medians {
   p99: number;
   queriesPerRequest: number;
   cpuPerRequest: number;
+  serverCpuPerRequest: number;
 }
 
 export interface RoundsOptions {
@@ -28,6 +31,8 @@ export interface RoundsOptions {
   duration: number;
   warmup: number;
   connections: number;
+  /** The local PostgreSQL server's CPU time so far, in µs, when it can be read. */
+  serverCpu?: () => number;
   log(line: string): void;
 }
 
@@ -35,17 +40,19 @@ export interface RoundsOptions {
 export async function measure(
   load: LoadGenerator,
   scenario: Scenario,
-  options: { connections: number; duration: number },
+  options: { connections: number; duration: number; serverCpu?: () => number },
 ): Promise<Measured> {
-  const [queries, cpu] = [queryCount.value, process.cpuUsage()];
+  const [queries, cpu, server] = [queryCount.value, process.cpuUsage(), options.serverCpu?.() ?? NaN];
   const result = await load.run({ ...scenario.target, connections: options.connections, duration: options.duration });
   const used = process.cpuUsage(cpu);
+  const serverUsed = (options.serverCpu?.() ?? NaN) - server;
   const requests = Math.max(1, result.requests);
   // Requests still in flight when the generator stops may add a statement or two: a rounding error over thousands.
   return {
     ...result,
     queriesPerRequest: (queryCount.value - queries) / requests,
     cpuPerRequest: (used.user + used.system) / requests,
+    serverCpuPerRequest: serverUsed / requests,
   };
 }
 
@@ -75,7 +82,7 @@ export async function runRounds(
       options.log(
         `  round ${round}/${options.rounds} ${scenario.name.padEnd(16)} ${fixed(result.rps, 0).padStart(7)} req/s` +
           `  p50 ${fixed(result.p50, 2)} ms  p99 ${fixed(result.p99, 2)} ms  ${fixed(result.queriesPerRequest, 2)} q/req` +
-          `  ${fixed(result.cpuPerRequest, 0)} µs CPU/req`,
+          `  ${fixed(result.cpuPerRequest, 0)} µs CPU/req  ${fixed(result.serverCpuPerRequest, 0)} µs server CPU/req`,
       );
     }
   }
@@ -99,6 +106,7 @@ export function medians(rounds: RoundResult[]): Medians {
     p99: median(rounds.map((r) => r.p99)),
     queriesPerRequest: median(rounds.map((r) => r.queriesPerRequest)),
     cpuPerRequest: median(rounds.map((r) => r.cpuPerRequest)),
+    serverCpuPerRequest: median(rounds.map((r) => r.serverCpuPerRequest)),
   };
 }
 

@@ -106,7 +106,7 @@ async function lookupAt(
   });
   const { rows } = await stack.admin.query(`SELECT pg_total_relation_size('"${BENCH_TABLE}"') AS bytes`);
   const scenarios = [scenario(stack, 'floor', tokens), scenario(stack, 'authenticated', tokens)];
-  const rounds = await runRounds(stack.load, scenarios, { ...settings, log });
+  const rounds = await runRounds(stack.load, scenarios, { ...settings, serverCpu: stack.serverCpu, log });
   const [authenticated, floor] = [rounds.get('authenticated')!, rounds.get('floor')!];
   return {
     sessions: size,

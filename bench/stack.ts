@@ -4,6 +4,7 @@ import { EXPRESS_SESSION_TABLE, type ExpressSessionApp, startExpressSessionApp }
 import { BENCH_TABLE, type LibraryApp, startLibraryApp } from './library-app';
 import { LoadGenerator } from './load-generator';
 import { countQueries } from './query-counter';
+import { serverCpuReader } from './server-cpu';
 import type { BenchSettings } from './settings';
 
 /** Everything a run needs up: the database, the apps in this process, the load generator in its own. */
@@ -20,6 +21,8 @@ export interface Stack {
   /** For seeding and housekeeping; not used by any scenario. */
   admin: Pool;
   load: LoadGenerator;
+  /** The local PostgreSQL server's CPU time so far (µs), when it runs on this machine. */
+  serverCpu: (() => number) | undefined;
   warnings: string[];
   close(): Promise<void>;
 }
@@ -73,7 +76,8 @@ export async function openStack(
     const load = new LoadGenerator();
     closers.push(() => load.close());
     await load.start();
-    return { database, poolSize, library, cached, mixed, expressSession, admin, load, warnings, close };
+    const serverCpu = serverCpuReader(database.url, database.embedded);
+    return { database, poolSize, library, cached, mixed, expressSession, admin, load, serverCpu, warnings, close };
   } catch (error) {
     await close();
     throw error;

@@ -5,6 +5,7 @@ import { runBench } from '../bench/bench';
 import { RATIOS } from '../bench/report';
 import { runScale } from '../bench/scale';
 import { SCENARIOS } from '../bench/scenarios';
+import { onPglite } from './support/database';
 import { DEFAULT_SETTINGS, type BenchSettings } from '../bench/settings';
 
 /**
@@ -46,6 +47,9 @@ describe('npm run bench (smoke)', () => {
         expect(finite(value)).toBe(true);
       expect(median.rps).toBeGreaterThan(0);
       expect(rounds[0]).toMatchObject({ non2xx: 0, errors: 0, timeouts: 0 });
+      // The server's CPU is read from /proc when it is a process of this machine; never for embedded PGlite.
+      if (onPglite()) expect(median.serverCpuPerRequest).toBeNaN();
+      else expect(median.serverCpuPerRequest).toBeGreaterThanOrEqual(0);
     }
     for (const ratio of Object.keys(RATIOS) as Array<keyof typeof RATIOS>) {
       const { paired, ofMedians, cpuDifference } = results.ratios[ratio]!;
