@@ -135,7 +135,7 @@ describe('timestamps whatever the app has set in pg', () => {
   const saved = [1700, 20, 1184].map((oid) => [oid, pgTypes.getTypeParser(oid, 'text')] as const);
   beforeAll(async () => {
     // Parsers apps set globally: numeric and int8 as numbers or BigInt, timestamptz left as text.
-    pgTypes.setTypeParser(1700, (value: string) => Number.parseFloat(value) + 0.0001);
+    pgTypes.setTypeParser(1700, (value: string) => Number.parseFloat(value) + 1);
     pgTypes.setTypeParser(20, (value: string) => BigInt(value));
     pgTypes.setTypeParser(1184, (value: string) => `not a date: ${value}`);
     t = await createTestApp({ kinds: [{ ttl: '1h', extendThreshold: '5m' }] });
