@@ -1,5 +1,6 @@
 import type { LoadGenerator, LoadResult } from './load-generator';
 import { queryCount } from './query-counter';
+import { type ServerCpuSnapshot, serverCpuUsed } from './server-cpu';
 import type { Scenario } from './scenarios';
 
 /** One scenario's stretch of load in one round, with the statements it sent. */
@@ -31,8 +32,8 @@ export interface RoundsOptions {
   duration: number;
   warmup: number;
   connections: number;
-  /** The local PostgreSQL server's CPU time so far, in µs, when it can be read. */
-  serverCpu?: () => number;
+  /** The local PostgreSQL server's processes' CPU time so far, when it can be read. */
+  serverCpu?: () => ServerCpuSnapshot;
   log(line: string): void;
 }
 
@@ -40,12 +41,12 @@ export interface RoundsOptions {
 export async function measure(
   load: LoadGenerator,
   scenario: Scenario,
-  options: { connections: number; duration: number; serverCpu?: () => number },
+  options: { connections: number; duration: number; serverCpu?: () => ServerCpuSnapshot },
 ): Promise<Measured> {
-  const [queries, cpu, server] = [queryCount.value, process.cpuUsage(), options.serverCpu?.() ?? NaN];
+  const [queries, cpu, server] = [queryCount.value, process.cpuUsage(), options.serverCpu?.()];
   const result = await load.run({ ...scenario.target, connections: options.connections, duration: options.duration });
   const used = process.cpuUsage(cpu);
-  const serverUsed = (options.serverCpu?.() ?? NaN) - server;
+  const serverUsed = server ? serverCpuUsed(server, options.serverCpu!()) : NaN;
   const requests = Math.max(1, result.requests);
   // Requests still in flight when the generator stops may add a statement or two: a rounding error over thousands.
   return {

@@ -3,17 +3,20 @@ import { readdirSync, readFileSync } from 'node:fs';
 /** Linux's clock ticks per second for /proc/<pid>/stat times (USER_HZ; 100 on every Linux Node runs on). */
 const TICKS_PER_SECOND = 100;
 
+/** The CPU time (µs) each local `postgres` process has used so far, by PID. */
+export type ServerCpuSnapshot = Map<string, number>;
+
 /**
- * A reader of the CPU time (user + system, µs) the local PostgreSQL server's
+ * A reader of the CPU time (user + system) the local PostgreSQL server's
  * processes have used, or `undefined` when the server is not one of this
  * machine's processes (another host, embedded PGlite, no /proc). The apps load
- * one scenario at a time, so the difference over a stretch of load, divided by
- * its requests, is what the server spent on a request of that scenario: the
+ * one scenario at a time, so what the server used over a stretch of load,
+ * divided by its requests, is what it spent on a request of that scenario: the
  * other half of what competes for the machine's cores with the apps' process.
  * Every `postgres` process counts (a replica or another run's tests too), and
  * ticks are 10 ms: a median over rounds, not one reading, says something.
  */
-export function serverCpuReader(url: string, embedded: boolean): (() => number) | undefined {
+export function serverCpuReader(url: string, embedded: boolean): (() => ServerCpuSnapshot) | undefined {
   if (embedded) return undefined;
   const host = new URL(url).hostname;
   if (!['127.0.0.1', 'localhost', '[::1]', ''].includes(host)) return undefined;
@@ -23,19 +26,30 @@ export function serverCpuReader(url: string, embedded: boolean): (() => number) 
     return undefined;
   }
   return () => {
-    let ticks = 0;
+    const snapshot: ServerCpuSnapshot = new Map();
     for (const pid of postgresPids()) {
       try {
         // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
         const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
         const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        ticks += Number(fields[11]) + Number(fields[12]);
+        snapshot.set(pid, ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS_PER_SECOND);
       } catch {
         // a backend that exited meanwhile
       }
     }
-    return (ticks * 1e6) / TICKS_PER_SECOND;
+    return snapshot;
   };
+}
+
+/**
+ * What the server used between two snapshots, per process: a process that
+ * exited meanwhile (an autovacuum worker) takes its time with it, so a plain
+ * difference of totals could go below zero; one that started counts whole.
+ */
+export function serverCpuUsed(before: ServerCpuSnapshot, after: ServerCpuSnapshot): number {
+  let used = 0;
+  for (const [pid, time] of after) used += time - (before.get(pid) ?? 0);
+  return used;
 }
 
 function postgresPids(): string[] {

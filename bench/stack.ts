@@ -4,7 +4,7 @@ import { EXPRESS_SESSION_TABLE, type ExpressSessionApp, startExpressSessionApp }
 import { BENCH_TABLE, type LibraryApp, startLibraryApp } from './library-app';
 import { LoadGenerator } from './load-generator';
 import { countQueries } from './query-counter';
-import { serverCpuReader } from './server-cpu';
+import { type ServerCpuSnapshot, serverCpuReader } from './server-cpu';
 import type { BenchSettings } from './settings';
 
 /** Everything a run needs up: the database, the apps in this process, the load generator in its own. */
@@ -21,8 +21,8 @@ export interface Stack {
   /** For seeding and housekeeping; not used by any scenario. */
   admin: Pool;
   load: LoadGenerator;
-  /** The local PostgreSQL server's CPU time so far (µs), when it runs on this machine. */
-  serverCpu: (() => number) | undefined;
+  /** The local PostgreSQL server's processes' CPU time so far, when it runs on this machine. */
+  serverCpu: (() => ServerCpuSnapshot) | undefined;
   warnings: string[];
   close(): Promise<void>;
 }

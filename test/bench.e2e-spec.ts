@@ -5,6 +5,7 @@ import { runBench } from '../bench/bench';
 import { RATIOS } from '../bench/report';
 import { runScale } from '../bench/scale';
 import { SCENARIOS } from '../bench/scenarios';
+import { serverCpuUsed } from '../bench/server-cpu';
 import { onPglite } from './support/database';
 import { DEFAULT_SETTINGS, type BenchSettings } from '../bench/settings';
 
@@ -81,6 +82,18 @@ describe('npm run bench (smoke)', () => {
     expect(existsSync(join(outDir, 'authenticated.cpuprofile'))).toBe(true);
     expect(existsSync(join(outDir, 'mixed-authenticated.cpuprofile'))).toBe(true);
   }, 180_000);
+
+  it("counts the server's CPU per process: one that exited meanwhile (autovacuum) takes nothing away", () => {
+    const before = new Map([
+      ['10', 1_000],
+      ['11', 5_000],
+    ]);
+    const after = new Map([
+      ['10', 1_300],
+      ['12', 200],
+    ]);
+    expect(serverCpuUsed(before, after)).toBe(500);
+  });
 
   it('measures only the apps asked for', async () => {
     const results = await runBench({ ...settings(), apps: ['mixed'], profile: 0 }, () => undefined);
