@@ -32,6 +32,12 @@ describe('fromEpochSeconds', () => {
     expect(fromEpochSeconds(1704067200)!.getTime()).toBe(1704067200000);
   });
 
+  it('reads the exponent form a float takes near 1970 (PostgreSQL 12 and 13)', () => {
+    expect(fromEpochSeconds('1.5e-05')!.getTime()).toBe(0);
+    expect(fromEpochSeconds('-9.9e-05')!.getTime()).toBe(-1);
+    expect(fromEpochSeconds('0.0005')!.getTime()).toBe(0);
+  });
+
   it('reads infinities and instants beyond a Date as the farthest a Date holds', () => {
     expect(fromEpochSeconds('Infinity')!.getTime()).toBe(8.64e15);
     expect(fromEpochSeconds('-Infinity')!.getTime()).toBe(-8.64e15);

@@ -31,7 +31,8 @@ export const epoch = (column: string) => `extract(epoch from ${column})`;
  * floor(… * 1000)::int8 …` cost the server about 35 µs more a lookup than this
  * (a PL/pgSQL loop of 8,000 EXECUTEs, best of four: 81–90 µs against 49–52 µs;
  * the floor's raw columns 30–33 µs; 2026-12-01, PostgreSQL 15).
- * PostgreSQL 14 or later (where `extract` gives `numeric`).
+ * Exact on PostgreSQL 14 or later, where `extract` gives `numeric`; on 12
+ * and 13 it gives a float, read to within a millisecond.
  */
 export const epochText = (column: string) => `${epoch(column)}::text`;
 
@@ -56,7 +57,9 @@ export function fromEpochSeconds(value: unknown): Date | null {
   const text = String(value);
   const dot = text.indexOf('.');
   let ms: number;
-  if (dot === -1) ms = Number(text) * 1000;
+  // A float in exponent form (`1.5e-05`): what PostgreSQL 12 and 13, whose `extract` gives a float, print near 1970.
+  if (/[eE]/.test(text) && text !== 'Infinity' && text !== '-Infinity') ms = Math.floor(Number(text) * 1000);
+  else if (dot === -1) ms = Number(text) * 1000;
   else {
     const fraction = text.slice(dot + 1);
     ms = Number(text.slice(0, dot) + fraction.slice(0, 3).padEnd(3, '0'));
