@@ -54,13 +54,16 @@ export type ProfiledScenario = (typeof PROFILED)[number];
 /** Read when the run starts (this module loads before anything is booted). */
 const START_LOAD = loadavg()[0];
 
-/** Each ratio of median requests/s, with the goal of issue 6; both terms of a ratio run in the same app. */
+/**
+ * Each ratio of median requests/s, with its goal (issue 12's, for the median of
+ * per-round ratios; issue 6 asked 0.9 and 0.85); both terms of a ratio run in the same app.
+ */
 export const RATIOS = {
-  'authenticated/floor': { app: 'plain', of: 'authenticated', to: 'floor', goal: 0.9 },
+  'authenticated/floor': { app: 'plain', of: 'authenticated', to: 'floor', goal: 0.95 },
   'authenticated/express-session': { app: 'plain', of: 'authenticated', to: 'express-session', goal: 1.25 },
-  'cached/public': { app: 'plain', of: 'cached', to: 'public', goal: 0.85 },
-  'mixed-authenticated/mixed-floor': { app: 'mixed', of: 'mixed-authenticated', to: 'mixed-floor', goal: 0.9 },
-  'mixed-cached/mixed-public': { app: 'mixed', of: 'mixed-cached', to: 'mixed-public', goal: 0.85 },
+  'cached/public': { app: 'plain', of: 'cached', to: 'public', goal: 0.9 },
+  'mixed-authenticated/mixed-floor': { app: 'mixed', of: 'mixed-authenticated', to: 'mixed-floor', goal: 0.95 },
+  'mixed-cached/mixed-public': { app: 'mixed', of: 'mixed-cached', to: 'mixed-public', goal: 0.9 },
 } as const satisfies Record<string, { app: AppName; of: ScenarioName; to: ScenarioName; goal: number }>;
 export type RatioName = keyof typeof RATIOS;
 

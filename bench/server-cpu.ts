@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 /** Linux's clock ticks per second for /proc/<pid>/stat times (USER_HZ; 100 on every Linux Node runs on). */
 const TICKS_PER_SECOND = 100;
 
-/** The CPU time (µs) each local `postgres` process has used so far, by PID. */
+/** The CPU time (µs) each local `postgres` process has used so far, by PID and start time. */
 export type ServerCpuSnapshot = Map<string, number>;
 
 /**
@@ -17,9 +17,7 @@ export type ServerCpuSnapshot = Map<string, number>;
  * ticks are 10 ms: a median over rounds, not one reading, says something.
  */
 export function serverCpuReader(url: string, embedded: boolean): (() => ServerCpuSnapshot) | undefined {
-  if (embedded) return undefined;
-  const host = new URL(url).hostname;
-  if (!['127.0.0.1', 'localhost', '[::1]', ''].includes(host)) return undefined;
+  if (embedded || !onThisMachine(url)) return undefined;
   try {
     if (postgresPids().length === 0) return undefined;
   } catch {
@@ -29,10 +27,11 @@ export function serverCpuReader(url: string, embedded: boolean): (() => ServerCp
     const snapshot: ServerCpuSnapshot = new Map();
     for (const pid of postgresPids()) {
       try {
-        // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+        // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th,
+        // starttime the 20th; with it, a PID the kernel reused is another process.
         const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
         const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        snapshot.set(pid, ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS_PER_SECOND);
+        snapshot.set(`${pid}/${fields[19]}`, ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS_PER_SECOND);
       } catch {
         // a backend that exited meanwhile
       }
@@ -50,6 +49,16 @@ export function serverCpuUsed(before: ServerCpuSnapshot, after: ServerCpuSnapsho
   let used = 0;
   for (const [pid, time] of after) used += time - (before.get(pid) ?? 0);
   return used;
+}
+
+/** Whether a connection URL names this machine: a loopback host, or a Unix socket (no host, or a path). */
+function onThisMachine(url: string): boolean {
+  try {
+    const host = decodeURIComponent(new URL(url).hostname).toLowerCase();
+    return host === '' || host.startsWith('/') || host === 'localhost' || host.startsWith('127.') || host === '[::1]';
+  } catch {
+    return false; // a URL only pg's own parser reads (a socket path in `?host=`): not measured, never a crash
+  }
 }
 
 function postgresPids(): string[] {
