@@ -1,5 +1,5 @@
 import type { SessionStatements, Statement, Where } from './statements';
-import { DB_NOW, epoch, epochText, iso } from './timestamps';
+import { DB_NOW, epoch, iso } from './timestamps';
 import { LAST_USE_DUE } from './validity';
 
 /**
@@ -38,9 +38,7 @@ export class SecurityStatements {
   touch(id: string, interval: number): Statement {
     const { table } = this.statements;
     return {
-      sql:
-        `UPDATE ${table} SET "last_used_at" = clock_timestamp() WHERE "id" = ? AND ` +
-        `${LAST_USE_DUE} RETURNING ${epochText('"last_used_at"')} AS "last_used_at"`,
+      sql: `UPDATE ${table} SET "last_used_at" = clock_timestamp() WHERE "id" = ? AND ${LAST_USE_DUE}`,
       params: [id, interval],
     };
   }
