@@ -21,6 +21,22 @@ interface Reply {
 /** Form fields; a list is one field sent several times, as ticked checkboxes of one name are. */
 type Form = Record<string, string | string[]>;
 
+/** The sample on the test run's database, as these tests run it: no prune timer unless asked for, no logs. */
+function startSample(options: Partial<Parameters<typeof createSampleApp>[0]> = {}) {
+  return createSampleApp({
+    databaseUrl: process.env.DATABASE_URL!,
+    singleConnection: process.env.TEST_DATABASE_KIND === 'pglite',
+    pruneInterval: null,
+    logger: false,
+    ...options,
+  });
+}
+
+/** Where a listening app answers, as an IPv4 address. */
+async function urlOf(app: INestApplication): Promise<string> {
+  return (await app.getUrl()).replace('[::1]', '127.0.0.1');
+}
+
 function encodeForm(form: Form): string {
   const params = new URLSearchParams();
   for (const [name, value] of Object.entries(form)) {
@@ -163,19 +179,14 @@ describe('sample app (HTTP)', () => {
   const sql = (query: string, params: unknown[] = []) => orm.em.getConnection().execute(query, params, 'all');
 
   beforeAll(async () => {
-    app = await createSampleApp({
-      databaseUrl: process.env.DATABASE_URL!,
-      singleConnection: process.env.TEST_DATABASE_KIND === 'pglite',
-      // Off here: a prune between two steps would remove the expired rows a test looks at.
-      pruneInterval: null,
-      logger: false,
-    });
+    // No prune timer: a prune between two steps would remove the expired rows a test looks at.
+    app = await startSample();
     orm = app.get(MikroORM);
     // Other suites share the database and make a `sessions` table of their own shape.
     await orm.schema.dropSchema();
     await orm.schema.createSchema();
     await app.listen(0, '127.0.0.1');
-    base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    base = await urlOf(app);
   });
   afterAll(() => app.close());
   beforeEach(async () => {
@@ -216,12 +227,7 @@ describe('sample app (HTTP)', () => {
 
   it('creates its tables on start (the schema is updated, never dropped)', async () => {
     await orm.schema.dropSchema();
-    const other = await createSampleApp({
-      databaseUrl: process.env.DATABASE_URL!,
-      singleConnection: process.env.TEST_DATABASE_KIND === 'pglite',
-      pruneInterval: null,
-      logger: false,
-    });
+    const other = await startSample();
     try {
       const tables = await other
         .get(MikroORM)
@@ -250,12 +256,7 @@ describe('sample app (HTTP)', () => {
     await sql('ALTER TABLE sessions DROP COLUMN previous_auth_token_digest, DROP COLUMN rotated_at');
     await sql('ALTER TABLE api_keys DROP COLUMN last_used_at, DROP COLUMN scopes');
     expect(await columns('sessions')).not.toEqual(expect.arrayContaining(added.sessions));
-    const upgrading = await createSampleApp({
-      databaseUrl: process.env.DATABASE_URL!,
-      singleConnection: process.env.TEST_DATABASE_KIND === 'pglite',
-      pruneInterval: null,
-      logger: false,
-    });
+    const upgrading = await startSample();
     await upgrading.close();
     expect(await columns('sessions')).toEqual(expect.arrayContaining(added.sessions));
     expect(await columns('api_keys')).toEqual(expect.arrayContaining(added.api_keys));
@@ -270,12 +271,7 @@ describe('sample app (HTTP)', () => {
   });
 
   it('prunes sessions an hour past their expiry, on its interval; more recently expired ones stay listed', async () => {
-    const pruning = await createSampleApp({
-      databaseUrl: process.env.DATABASE_URL!,
-      singleConnection: process.env.TEST_DATABASE_KIND === 'pglite',
-      pruneInterval: '1s',
-      logger: false,
-    });
+    const pruning = await startSample({ pruneInterval: '1s' });
     await pruning.init();
     try {
       const a = await signUp();
@@ -838,15 +834,9 @@ describe('sample app (HTTP)', () => {
   describe('token rotation (rotation.every)', () => {
     /** The sample with a two-second `every`, so a token is due for rotation after a short wait. */
     async function rotatingApp() {
-      const rotating = await createSampleApp({
-        databaseUrl: process.env.DATABASE_URL!,
-        singleConnection: process.env.TEST_DATABASE_KIND === 'pglite',
-        pruneInterval: null,
-        rotateEvery: '2s',
-        logger: false,
-      });
+      const rotating = await startSample({ rotateEvery: '2s' });
       await rotating.listen(0, '127.0.0.1');
-      return { app: rotating, url: (await rotating.getUrl()).replace('[::1]', '127.0.0.1') };
+      return { app: rotating, url: await urlOf(rotating) };
     }
     const waitPastEvery = () => new Promise((r) => setTimeout(r, 2300));
     const authCookie = (reply: Reply) => reply.setCookies.find((c) => c.startsWith('auth_token='));
@@ -1002,16 +992,10 @@ describe('sample app (HTTP)', () => {
     });
 
     it('rotation keeps the login time: a freshly rotated token of an old login is still refused', async () => {
-      const rotating = await createSampleApp({
-        databaseUrl: process.env.DATABASE_URL!,
-        singleConnection: process.env.TEST_DATABASE_KIND === 'pglite',
-        pruneInterval: null,
-        rotateEvery: '1s',
-        logger: false,
-      });
+      const rotating = await startSample({ rotateEvery: '1s' });
       await rotating.listen(0, '127.0.0.1');
       try {
-        const a = await signUp(undefined, (await rotating.getUrl()).replace('[::1]', '127.0.0.1'));
+        const a = await signUp(undefined, await urlOf(rotating));
         await age(a.sessionId, 10);
         await a.client.get('/account');
         expect(a.client.cookies.get('auth_token')).not.toBe(a.token);
