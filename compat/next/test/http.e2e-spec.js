@@ -1,10 +1,8 @@
 const stack = require('./support/stack');
-const { CONSUMER, client, startApp } = require('./support/app');
+const { CONSUMER, client, setCookieOf, startApp } = require('./support/app');
 const { query } = require('./support/db');
 
-function cookieOf(headers, name = 'auth_token') {
-  return headers.getSetCookie().find((c) => c.startsWith(`${name}=`));
-}
+const cookieOf = (headers) => setCookieOf(headers, 'auth_token');
 
 describe.each(['express', 'fastify'])(`HTTP on ${stack.title} with %s (${CONSUMER} consumer)`, (adapter) => {
   let app;

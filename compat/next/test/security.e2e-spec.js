@@ -1,17 +1,12 @@
 const stack = require('./support/stack');
-const { CONSUMER, client, startApp } = require('./support/app');
+const { CONSUMER, client, setCookieOf, startApp } = require('./support/app');
 const { query } = require('./support/db');
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The `secure_token` value a response sets, if any. */
 function cookieOf(response) {
-  const cookies = response.headers.getSetCookie?.() ?? [];
-  for (const cookie of cookies) {
-    const match = /^secure_token=([^;]*)/.exec(cookie);
-    if (match) return match[1];
-  }
-  return undefined;
+  return setCookieOf(response.headers, 'secure_token')?.split(';')[0].slice('secure_token='.length);
 }
 
 describe.each(['forRoot', 'forRootAsync'])(

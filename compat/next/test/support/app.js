@@ -94,4 +94,9 @@ function client(baseUrl) {
   };
 }
 
-module.exports = { CONSUMER, APP_DIR, startApp, startAppExpectingFailure, client };
+/** The `Set-Cookie` line a response sends for the cookie `name`, whole (attributes too), if any. */
+function setCookieOf(headers, name) {
+  return headers.getSetCookie().find((line) => line.startsWith(`${name}=`));
+}
+
+module.exports = { CONSUMER, APP_DIR, startApp, startAppExpectingFailure, client, setCookieOf };
