@@ -127,6 +127,27 @@ describe('timestamps under every DateStyle', () => {
         expect((await sql<{ DateStyle: string }>(orm, 'SHOW DateStyle'))[0].DateStyle).toBe(style);
       });
     });
+
+    it('a role whose TimeZone, extra_float_digits and IntervalStyle are all odd reads the same instants', async () => {
+      await sql(
+        admin.orm,
+        `ALTER ROLE ${ROLE} SET TimeZone = 'America/St_Johns'; ` +
+          `ALTER ROLE ${ROLE} SET extra_float_digits = -15; ALTER ROLE ${ROLE} SET IntervalStyle = 'sql_standard'`,
+      );
+      try {
+        const url = new URL(process.env.DATABASE_URL!);
+        url.username = ROLE;
+        await boot(url.toString(), async (orm) => {
+          const [setting] = await sql<{ tz: string; digits: string }>(
+            orm,
+            `SELECT current_setting('TimeZone') AS tz, current_setting('extra_float_digits') AS digits`,
+          );
+          expect(setting).toEqual({ tz: 'America/St_Johns', digits: '-15' });
+        });
+      } finally {
+        await sql(admin.orm, `ALTER ROLE ${ROLE} RESET ALL`);
+      }
+    });
   });
 });
 
