@@ -1,17 +1,13 @@
 import type { MikroORM } from '@mikro-orm/core';
+import { type KnexPool, type Leasable, TurnLease } from './turn-lease';
 
 type Row = Record<string, unknown>;
 
-interface PooledClient {
+interface PooledClient extends Leasable {
   /** pg's `Client#query` with a callback (then it makes no promise of its own). */
   query(text: string, values: unknown[], callback: (error: Error | null, result: { rows: Row[] }) => void): void;
   /** Without values: the simple protocol, which takes several statements in one round trip. */
   query(text: string, callback: (error: Error | null, result: { rows: Row[] } | Array<{ rows: Row[] }>) => void): void;
-}
-
-interface PoolClient {
-  acquireConnection(): Promise<PooledClient>;
-  releaseConnection(connection: PooledClient): Promise<unknown>;
 }
 
 interface QueryLogger {
@@ -23,7 +19,8 @@ interface QueryLogger {
  * The guard's lookup without the layers between it and the wire: a connection
  * of the ORM's own pool (same settings, same limits), used directly. Measured
  * on the benchmark, knex's runner and the ORM's wrappers around one statement
- * cost about a tenth of an authenticated request. The statement is still
+ * cost about a tenth of an authenticated request; a connection serves every
+ * statement of an event-loop turn (`TurnLease`). The statement is still
  * reported to the ORM's query logger, so `debug: ['query']` shows it.
  *
  * Only where the ORM pools through knex (MikroORM 6 on PostgreSQL); elsewhere
@@ -31,22 +28,25 @@ interface QueryLogger {
  */
 export class DirectQuery {
   private readonly numbered = new Map<string, string>();
+  private readonly lease: TurnLease<PooledClient>;
 
   private constructor(
-    private readonly pool: PoolClient,
+    pool: KnexPool<PooledClient>,
     private readonly logger: QueryLogger | undefined,
-  ) {}
+  ) {
+    this.lease = new TurnLease(pool);
+  }
 
   /** For the ORM's primary connection, or another of its connections (a replica's). */
   static of(orm: MikroORM, of: unknown = orm.em.getConnection()): DirectQuery | undefined {
     try {
-      const connection = of as { getKnex?(): { client?: Partial<PoolClient> } };
+      const connection = of as { getKnex?(): { client?: Partial<KnexPool<PooledClient>> } };
       const pool = connection.getKnex?.()?.client;
       if (typeof pool?.acquireConnection !== 'function' || typeof pool.releaseConnection !== 'function')
         return undefined;
       if (orm.config.get('driver')?.name !== 'PostgreSqlDriver') return undefined;
       const logger = orm.config.getLogger() as unknown as QueryLogger;
-      return new DirectQuery(pool as PoolClient, logger);
+      return new DirectQuery(pool as KnexPool<PooledClient>, logger);
     } catch {
       return undefined;
     }
@@ -61,9 +61,9 @@ export class DirectQuery {
     const text = this.toNumbered(sql);
     const started = Date.now();
     return new Promise<Row[]>((resolve, reject) => {
-      this.pool.acquireConnection().then((connection) => {
+      this.lease.take((connection) => {
         const done = (error: Error | null, result?: { rows: Row[] }) => {
-          this.release(connection);
+          this.lease.giveBack(connection, !!error);
           this.log(text, started, result?.rows.length, error ? 'error' : undefined);
           if (error) reject(error);
           else resolve(result!.rows);
@@ -84,16 +84,16 @@ export class DirectQuery {
   batch(text: string): Promise<Row[][]> {
     const started = Date.now();
     return new Promise<Row[][]>((resolve, reject) => {
-      this.pool.acquireConnection().then((connection) => {
+      this.lease.take((connection) => {
         try {
           connection.query(text, (error, result) => {
-            this.release(connection);
+            this.lease.giveBack(connection, !!error);
             this.log(text, started, undefined, error ? 'error' : undefined);
             if (error) reject(error);
             else resolve((Array.isArray(result) ? result : [result]).map((r) => r.rows));
           });
         } catch (error) {
-          this.release(connection);
+          this.lease.giveBack(connection, true);
           reject(error as Error);
         }
       }, reject);
@@ -107,36 +107,26 @@ export class DirectQuery {
    */
   sequence(first: string, sql: string, params: unknown[]): Promise<[Row[], Row[]]> {
     const text = this.toNumbered(sql);
-    return this.pool.acquireConnection().then(
-      (connection) =>
-        new Promise<[Row[], Row[]]>((resolve, reject) => {
-          const fail = (error: Error) => {
-            this.release(connection);
-            reject(error);
-          };
-          try {
-            connection.query(first, [], (error, head) => {
-              if (error) return fail(error);
-              connection.query(text, params, (error2, result) => {
-                if (error2) return fail(error2);
-                this.release(connection);
-                resolve([head.rows, result.rows]);
-              });
+    return new Promise<[Row[], Row[]]>((resolve, reject) => {
+      this.lease.take((connection) => {
+        const fail = (error: Error) => {
+          this.lease.giveBack(connection, true);
+          reject(error);
+        };
+        try {
+          connection.query(first, [], (error, head) => {
+            if (error) return fail(error);
+            connection.query(text, params, (error2, result) => {
+              if (error2) return fail(error2);
+              this.lease.giveBack(connection, false);
+              resolve([head.rows, result.rows]);
             });
-          } catch (error) {
-            fail(error as Error);
-          }
-        }),
-    );
-  }
-
-  private release(connection: PooledClient): void {
-    try {
-      // knex's release is synchronous and resolves at once; a failure is knex's to log, not the lookup's.
-      this.pool.releaseConnection(connection).catch(() => undefined);
-    } catch {
-      // idem
-    }
+          });
+        } catch (error) {
+          fail(error as Error);
+        }
+      }, reject);
+    });
   }
 
   /** Never throws: it runs inside pg's socket callback, where a throw would be uncaught. */

@@ -1,0 +1,91 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { type KnexPool, type Leasable, TurnLease } from './turn-lease';
+
+interface Connection extends Leasable {
+  n: number;
+}
+
+/** knex's pool as the lease sees it: connections handed out, given back, and how many wait. */
+function fakePool(options: { waiting?: () => number } = {}) {
+  let made = 0;
+  const released: Connection[] = [];
+  const pool: KnexPool<Connection> = {
+    acquireConnection: () => Promise.resolve({ n: ++made }),
+    releaseConnection: (connection) => {
+      released.push(connection);
+      return Promise.resolve();
+    },
+    pool: 'waiting' in options ? { numPendingAcquires: options.waiting } : {},
+  };
+  return { pool, released, made: () => made };
+}
+
+function take(lease: TurnLease<Connection>): Promise<Connection> {
+  return new Promise((resolve, reject) => lease.take(resolve, reject));
+}
+
+describe('TurnLease', () => {
+  it('serves the next statement of the same turn with the connection just given back, and gives it back at the end of the turn', async () => {
+    const { pool, released, made } = fakePool({ waiting: () => 0 });
+    const lease = new TurnLease(pool);
+    const first = await take(lease);
+    lease.giveBack(first, false);
+    const second = await take(lease);
+    expect(second).toBe(first);
+    lease.giveBack(second, false);
+    expect(released).toEqual([]);
+    await nextTurn();
+    expect(released).toEqual([first]);
+    expect(made()).toBe(1);
+    expect(await take(lease)).not.toBe(first); // the next turn asks the pool again
+  });
+
+  it('gives a connection back at once when anyone waits on the pool (the ORM is never kept waiting for a turn)', async () => {
+    let waiting = 1;
+    const { pool, released } = fakePool({ waiting: () => waiting });
+    const lease = new TurnLease(pool);
+    const connection = await take(lease);
+    lease.giveBack(connection, false);
+    expect(released).toEqual([connection]);
+    waiting = 0;
+    const next = await take(lease);
+    lease.giveBack(next, false);
+    expect(released).toEqual([connection]);
+  });
+
+  it('gives back at once a connection whose statement failed, or that knex marked broken, so the pool checks it', async () => {
+    const { pool, released } = fakePool({ waiting: () => 0 });
+    const lease = new TurnLease(pool);
+    const failed = await take(lease);
+    lease.giveBack(failed, true);
+    const broken = await take(lease);
+    broken.__knex__disposed = 'Connection ended unexpectedly';
+    lease.giveBack(broken, false);
+    expect(released).toEqual([failed, broken]);
+    expect(await take(lease)).not.toBe(broken);
+  });
+
+  it('keeps nothing when the pool cannot say whether anyone waits', async () => {
+    const { pool, released } = fakePool();
+    const lease = new TurnLease(pool);
+    const connection = await take(lease);
+    lease.giveBack(connection, false);
+    expect(released).toEqual([connection]);
+  });
+
+  it("passes the pool's failure to acquire on", async () => {
+    const { pool } = fakePool({ waiting: () => 0 });
+    pool.acquireConnection = () => Promise.reject(new Error('pool destroyed'));
+    await expect(take(new TurnLease(pool))).rejects.toThrow('pool destroyed');
+  });
+
+  it('a release that throws (a pool already destroyed) fails nothing', async () => {
+    const { pool } = fakePool({ waiting: () => 0 });
+    pool.releaseConnection = () => {
+      throw new Error('destroyed');
+    };
+    const lease = new TurnLease(pool);
+    lease.giveBack(await take(lease), false);
+    expect(() => lease.flush()).not.toThrow();
+  });
+});
