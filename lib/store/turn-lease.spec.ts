@@ -40,6 +40,20 @@ describe('TurnLease', () => {
     expect(await take(lease)).not.toBe(first); // the next turn asks the pool again
   });
 
+  it("gives back at the end of the turn under an app's fake timers too", async () => {
+    jest.useFakeTimers();
+    try {
+      const { pool, released } = fakePool({ waiting: () => 0 });
+      const lease = new TurnLease(pool);
+      const connection = await take(lease);
+      lease.giveBack(connection, false);
+      await nextTurn();
+      expect(released).toEqual([connection]);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('gives a connection back at once when anyone waits on the pool (the ORM is never kept waiting for a turn)', async () => {
     let waiting = 1;
     const { pool, released } = fakePool({ waiting: () => waiting });

@@ -1,3 +1,6 @@
+// Node's own, not the global: an app's tests that fake timers must not keep the ORM's connections out.
+import { setImmediate } from 'node:timers';
+
 /** A connection as the ORM's pool hands it out (pg's `Client`, with knex's marker once it broke). */
 export interface Leasable {
   /** Set by knex when the connection errored or ended: it must go back to the pool, which drops it. */
