@@ -34,7 +34,7 @@ export class DirectQuery {
     pool: KnexPool<PooledClient>,
     private readonly logger: QueryLogger | undefined,
   ) {
-    this.lease = new TurnLease(pool);
+    this.lease = TurnLease.of(pool);
   }
 
   /** For the ORM's primary connection, or another of its connections (a replica's). */

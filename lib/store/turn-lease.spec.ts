@@ -9,15 +9,24 @@ interface Connection extends Leasable {
 function fakePool(options: { waiting?: () => number } = {}) {
   let made = 0;
   const released: Connection[] = [];
+  const listeners = new Map<string, () => void>();
   const pool: KnexPool<Connection> = {
-    acquireConnection: () => Promise.resolve({ n: ++made }),
+    acquireConnection: () => {
+      listeners.get('acquireRequest')?.(); // tarn tells its listeners first, synchronously
+      return Promise.resolve({ n: ++made });
+    },
     releaseConnection: (connection) => {
       released.push(connection);
       return Promise.resolve();
     },
-    pool: 'waiting' in options ? { numPendingAcquires: options.waiting } : {},
+    pool:
+      'waiting' in options
+        ? { numPendingAcquires: options.waiting, on: (event, listener) => void listeners.set(event, listener) }
+        : {},
   };
-  return { pool, released, made: () => made };
+  /** What tarn does when the ORM (or anyone) asks it for a connection. */
+  const ormAsks = () => listeners.get('acquireRequest')?.();
+  return { pool, released, made: () => made, ormAsks, emit: (event: string) => listeners.get(event)?.() };
 }
 
 function take(lease: TurnLease<Connection>): Promise<Connection> {
@@ -27,7 +36,7 @@ function take(lease: TurnLease<Connection>): Promise<Connection> {
 describe('TurnLease', () => {
   it('serves the next statement of the same turn with the connection just given back, and gives it back at the end of the turn', async () => {
     const { pool, released, made } = fakePool({ waiting: () => 0 });
-    const lease = new TurnLease(pool);
+    const lease = TurnLease.of(pool);
     const first = await take(lease);
     lease.giveBack(first, false);
     const second = await take(lease);
@@ -44,7 +53,7 @@ describe('TurnLease', () => {
     jest.useFakeTimers();
     try {
       const { pool, released } = fakePool({ waiting: () => 0 });
-      const lease = new TurnLease(pool);
+      const lease = TurnLease.of(pool);
       const connection = await take(lease);
       lease.giveBack(connection, false);
       await nextTurn();
@@ -57,7 +66,7 @@ describe('TurnLease', () => {
   it('gives a connection back at once when anyone waits on the pool (the ORM is never kept waiting for a turn)', async () => {
     let waiting = 1;
     const { pool, released } = fakePool({ waiting: () => waiting });
-    const lease = new TurnLease(pool);
+    const lease = TurnLease.of(pool);
     const connection = await take(lease);
     lease.giveBack(connection, false);
     expect(released).toEqual([connection]);
@@ -67,9 +76,71 @@ describe('TurnLease', () => {
     expect(released).toEqual([connection]);
   });
 
+  it('gives kept connections back the moment anyone asks the pool for one, before it queues the request', async () => {
+    const { pool, released, ormAsks } = fakePool({ waiting: () => 0 });
+    const lease = TurnLease.of(pool);
+    const connection = await take(lease);
+    lease.giveBack(connection, false);
+    expect(released).toEqual([]);
+    ormAsks();
+    expect(released).toEqual([connection]);
+    await nextTurn();
+    expect(released).toEqual([connection]); // not twice
+  });
+
+  it('gives kept connections back when the pool is being destroyed', async () => {
+    const { pool, released, emit } = fakePool({ waiting: () => 0 });
+    const lease = TurnLease.of(pool);
+    const connection = await take(lease);
+    lease.giveBack(connection, false);
+    emit('poolDestroyRequest');
+    expect(released).toEqual([connection]);
+  });
+
+  it('is one per pool, so every kind and replica reading through a pool shares it', () => {
+    const { pool } = fakePool({ waiting: () => 0 });
+    expect(TurnLease.of(pool)).toBe(TurnLease.of(pool));
+    expect(TurnLease.of(fakePool({ waiting: () => 0 }).pool)).not.toBe(TurnLease.of(pool));
+  });
+
+  it('never hands out a kept connection that broke meanwhile: it goes back to the pool, and the next one is used', async () => {
+    const { pool, released } = fakePool({ waiting: () => 0 });
+    const lease = TurnLease.of(pool);
+    const [a, b] = [await take(lease), await take(lease)];
+    lease.giveBack(a, false);
+    lease.giveBack(b, false);
+    b.__knex__disposed = 'Connection ended unexpectedly';
+    expect(await take(lease)).toBe(a);
+    expect(released).toEqual([b]);
+  });
+
+  it('keeps no connection left inside a transaction', async () => {
+    const { pool, released } = fakePool({ waiting: () => 0 });
+    const lease = TurnLease.of(pool);
+    const connection = Object.assign(await take(lease), { getTransactionStatus: () => 'T' });
+    lease.giveBack(connection, false);
+    expect(released).toEqual([connection]);
+  });
+
+  it('a statement that throws on a kept connection gives it back and fails', async () => {
+    const { pool, released } = fakePool({ waiting: () => 0 });
+    const lease = TurnLease.of(pool);
+    const connection = await take(lease);
+    lease.giveBack(connection, false);
+    const failures: Error[] = [];
+    lease.take(
+      () => {
+        throw new Error('cannot take a query');
+      },
+      (error) => failures.push(error),
+    );
+    expect(failures.map((e) => e.message)).toEqual(['cannot take a query']);
+    expect(released).toEqual([connection]);
+  });
+
   it('gives back at once a connection whose statement failed, or that knex marked broken, so the pool checks it', async () => {
     const { pool, released } = fakePool({ waiting: () => 0 });
-    const lease = new TurnLease(pool);
+    const lease = TurnLease.of(pool);
     const failed = await take(lease);
     lease.giveBack(failed, true);
     const broken = await take(lease);
@@ -81,7 +152,7 @@ describe('TurnLease', () => {
 
   it('keeps nothing when the pool cannot say whether anyone waits', async () => {
     const { pool, released } = fakePool();
-    const lease = new TurnLease(pool);
+    const lease = TurnLease.of(pool);
     const connection = await take(lease);
     lease.giveBack(connection, false);
     expect(released).toEqual([connection]);
@@ -90,7 +161,7 @@ describe('TurnLease', () => {
   it("passes the pool's failure to acquire on", async () => {
     const { pool } = fakePool({ waiting: () => 0 });
     pool.acquireConnection = () => Promise.reject(new Error('pool destroyed'));
-    await expect(take(new TurnLease(pool))).rejects.toThrow('pool destroyed');
+    await expect(take(TurnLease.of(pool))).rejects.toThrow('pool destroyed');
   });
 
   it('a release that throws (a pool already destroyed) fails nothing', async () => {
@@ -98,7 +169,7 @@ describe('TurnLease', () => {
     pool.releaseConnection = () => {
       throw new Error('destroyed');
     };
-    const lease = new TurnLease(pool);
+    const lease = TurnLease.of(pool);
     lease.giveBack(await take(lease), false);
     expect(() => lease.flush()).not.toThrow();
   });
