@@ -103,9 +103,10 @@ export class TurnLease<C extends Leasable> {
     for (const connection of this.idle.splice(0)) this.release(connection);
   }
 
+  /** Whether anyone waits on the pool; a pool that cannot say counts as waited on (nothing is kept). */
   private othersWait(): boolean {
-    const waiting = this.pool.pool?.numPendingAcquires;
-    return typeof waiting !== 'function' || this.pool.pool!.numPendingAcquires!() > 0;
+    const tarn = this.pool.pool;
+    return typeof tarn?.numPendingAcquires !== 'function' || tarn.numPendingAcquires() > 0;
   }
 
   private release(connection: C): void {
