@@ -29,14 +29,19 @@ function fakePool(options: { waiting?: () => number } = {}) {
   return { pool, released, made: () => made, ormAsks, emit: (event: string) => listeners.get(event)?.() };
 }
 
+/** A pool nobody waits on, and its lease. */
+function idlePool() {
+  const fake = fakePool({ waiting: () => 0 });
+  return { ...fake, lease: TurnLease.of(fake.pool) };
+}
+
 function take(lease: TurnLease<Connection>): Promise<Connection> {
   return new Promise((resolve, reject) => lease.take(resolve, reject));
 }
 
 describe('TurnLease', () => {
   it('serves the next statement of the same turn with the connection just given back, and gives it back at the end of the turn', async () => {
-    const { pool, released, made } = fakePool({ waiting: () => 0 });
-    const lease = TurnLease.of(pool);
+    const { lease, released, made } = idlePool();
     const first = await take(lease);
     lease.giveBack(first, false);
     const second = await take(lease);
@@ -52,8 +57,7 @@ describe('TurnLease', () => {
   it("gives back at the end of the turn under an app's fake timers too", async () => {
     jest.useFakeTimers();
     try {
-      const { pool, released } = fakePool({ waiting: () => 0 });
-      const lease = TurnLease.of(pool);
+      const { lease, released } = idlePool();
       const connection = await take(lease);
       lease.giveBack(connection, false);
       await nextTurn();
@@ -77,8 +81,7 @@ describe('TurnLease', () => {
   });
 
   it('gives kept connections back the moment anyone asks the pool for one, before it queues the request', async () => {
-    const { pool, released, ormAsks } = fakePool({ waiting: () => 0 });
-    const lease = TurnLease.of(pool);
+    const { lease, released, ormAsks } = idlePool();
     const connection = await take(lease);
     lease.giveBack(connection, false);
     expect(released).toEqual([]);
@@ -89,8 +92,7 @@ describe('TurnLease', () => {
   });
 
   it('gives kept connections back when the pool is being destroyed', async () => {
-    const { pool, released, emit } = fakePool({ waiting: () => 0 });
-    const lease = TurnLease.of(pool);
+    const { lease, released, emit } = idlePool();
     const connection = await take(lease);
     lease.giveBack(connection, false);
     emit('poolDestroyRequest');
@@ -104,8 +106,7 @@ describe('TurnLease', () => {
   });
 
   it('never hands out a kept connection that broke meanwhile: it goes back to the pool, and the next one is used', async () => {
-    const { pool, released } = fakePool({ waiting: () => 0 });
-    const lease = TurnLease.of(pool);
+    const { lease, released } = idlePool();
     const [a, b] = [await take(lease), await take(lease)];
     lease.giveBack(a, false);
     lease.giveBack(b, false);
@@ -115,16 +116,14 @@ describe('TurnLease', () => {
   });
 
   it('keeps no connection left inside a transaction', async () => {
-    const { pool, released } = fakePool({ waiting: () => 0 });
-    const lease = TurnLease.of(pool);
+    const { lease, released } = idlePool();
     const connection = Object.assign(await take(lease), { getTransactionStatus: () => 'T' });
     lease.giveBack(connection, false);
     expect(released).toEqual([connection]);
   });
 
   it('a statement that throws on a kept connection gives it back and fails', async () => {
-    const { pool, released } = fakePool({ waiting: () => 0 });
-    const lease = TurnLease.of(pool);
+    const { lease, released } = idlePool();
     const connection = await take(lease);
     lease.giveBack(connection, false);
     const failures: Error[] = [];
@@ -139,8 +138,7 @@ describe('TurnLease', () => {
   });
 
   it('gives back at once a connection whose statement failed, or that knex marked broken, so the pool checks it', async () => {
-    const { pool, released } = fakePool({ waiting: () => 0 });
-    const lease = TurnLease.of(pool);
+    const { lease, released } = idlePool();
     const failed = await take(lease);
     lease.giveBack(failed, true);
     const broken = await take(lease);
