@@ -58,7 +58,7 @@ export function fromEpochSeconds(value: unknown): Date | null {
   const dot = text.indexOf('.');
   let ms: number;
   // A float in exponent form (`1.5e-05`): what PostgreSQL 12 and 13, whose `extract` gives a float, print near 1970.
-  if (/[eE]/.test(text) && text !== 'Infinity' && text !== '-Infinity') ms = Math.floor(Number(text) * 1000);
+  if (/[eE]/.test(text)) ms = Math.floor(Number(text) * 1000);
   else if (dot === -1) ms = Number(text) * 1000;
   else {
     const fraction = text.slice(dot + 1);
