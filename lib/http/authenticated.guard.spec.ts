@@ -100,12 +100,12 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
     expect(response.append).not.toHaveBeenCalled(); // no extension: no cookie
   });
 
-  it('a second guard on the same request for the same kind asks nothing again', async () => {
+  it("a second guard of the route's run (the context Nest gives each) for the same kind asks nothing again", async () => {
     const service = fakeService(async () => ({ session: session(), extended: false, current: true }));
     const guard = guardWith(service);
-    const request = { headers: { 'x-auth-token': token } };
-    await guard.canActivate(http(request).context);
-    await guard.canActivate(http(request).context);
+    const { context } = http({ headers: { 'x-auth-token': token } });
+    await guard.canActivate(context);
+    await guard.canActivate(context);
     expect(service.requests.resolve).toHaveBeenCalledTimes(1);
   });
 

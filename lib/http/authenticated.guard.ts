@@ -78,7 +78,7 @@ export class AuthenticatedGuard implements CanActivate {
     // The memo lives as long as an HTTP request; a GraphQL context or a
     // WebSocket client outlives many messages, each authenticated again.
     if (!http) return this.decide(context, options, kind, request);
-    const found = foundSession(request, kind);
+    const found = foundSession(context, kind);
     if (found) return this.admits(context, options, found); // a global guard found it; this route may ask more
     const miss = this.acceptCached(context, options, request, kind);
     return miss === true || this.decide(context, options, kind, request, miss);
@@ -181,7 +181,7 @@ export class AuthenticatedGuard implements CanActivate {
   /** Puts the session where `@CurrentSession()` (and, on HTTP, `request.authSession`) finds it. */
   private record(context: ExecutionContext, request: object, http: boolean, kind: string, session: Session): void {
     const key = http ? request : recordKeyOf(context);
-    if (typeof key === 'object' && key !== null) rememberSession(key, http, kind, session);
+    if (typeof key === 'object' && key !== null) rememberSession(context, key, http, kind, session);
     // GraphQL's request is the HTTP request in its context: it shows the session too. A
     // WebSocket client outlives the message, and an RPC payload is the sender's data: neither is written on.
     if (context.getType<string>() === 'graphql' && typeof request === 'object' && request !== null)

@@ -2,35 +2,34 @@ import type { ExecutionContext } from '@nestjs/common';
 import { SESSION_REQUEST_KEY } from '../constants';
 import type { Session } from '../store/session.entity';
 
-/** What the guard found for one request: the current session and, on HTTP, each kind's (a second guard run costs nothing). */
-interface Found {
-  current: Session;
-  byKind: Record<string, Session>;
-}
-
 /**
  * Keyed by the object that lives as long as the message: the GraphQL context, a
  * WebSocket message's data, a microservice message's payload. With `RECORD`,
  * the only record `@CurrentSession()` reads: an `authSession` on a message is
  * whatever its sender put there.
  */
-const found = new WeakMap<object, Found>();
+const found = new WeakMap<object, Session>();
 
 /**
- * An HTTP request's record, on the request itself under a symbol only this
+ * An HTTP request's session, on the request itself under a symbol only this
  * module holds (nothing a client sends can carry a symbol key). Not in the
  * WeakMap: an entry per request, keyed by an object that dies with it, is work
- * for the garbage collector on every request. Measured in the bench's cached
- * app (2026-12-01, bench/README.md): a stub guard plus only that WeakMap entry
- * cost +24/+18 µs app CPU a request over the public route, a stub plus only a
- * property on the request -3/-23 µs.
+ * for the garbage collector on every request. Measured with callgrind in the
+ * bench's cached app (2026-12-01, bench/README.md): about 835 k instructions a
+ * request with the property, 845 to 852 k with the WeakMap.
  */
 const RECORD = Symbol('nestjs-ecto-sessions.found');
 
-/** The record of a request or message, if the guard made one. */
-function recordOf(key: object): Found | undefined {
-  return (key as { [RECORD]?: Found })[RECORD] ?? found.get(key);
-}
+/**
+ * Each kind's session found by the guards of one route run, on the
+ * `ExecutionContext` Nest hands all of them (`GuardsConsumer.tryActivate` makes
+ * one per request): a route guard after the global one costs nothing. Not on
+ * the request: Express 5 gives every request its own hidden class, so each
+ * read of a property a request does not have walks its prototype chain in V8's
+ * runtime (about 7 k instructions under callgrind); the context's class is one
+ * for all requests.
+ */
+const BY_KIND = Symbol('nestjs-ecto-sessions.by-kind');
 
 function asObject(value: unknown): object | undefined {
   return typeof value === 'object' && value !== null ? value : undefined;
@@ -63,7 +62,7 @@ export function getCurrentSession(context: ExecutionContext): Session | undefine
 
 /** The session the guard found for a request or message, if any. */
 export function currentSessionOf(key: object): Session | undefined {
-  return recordOf(key)?.current;
+  return (key as { [RECORD]?: Session })[RECORD] ?? found.get(key);
 }
 
 /** Forgets what was found on a key that may outlive its message (a WebSocket client). */
@@ -71,27 +70,31 @@ export function forgetSession(key: object): void {
   found.delete(key);
 }
 
-/** The session of this kind already found for this HTTP request, if any. */
-export function foundSession(request: object, name: string): Session | undefined {
-  return (request as { [RECORD]?: Found })[RECORD]?.byKind[name];
+/** The session of this kind an earlier guard of this route run found, if any (HTTP). */
+export function foundSession(context: ExecutionContext, name: string): Session | undefined {
+  return (context as { [BY_KIND]?: Map<string, Session> })[BY_KIND]?.get(name);
 }
 
 /**
- * Records the session of a request or message. An HTTP request remembers it by
- * kind (a route guard after the global one costs nothing) and shows it as
- * `request.authSession` (for interceptors and filters); other keys, each
- * authenticated again, only keep the current one.
+ * Records the session of a request or message. On HTTP the route's guard run
+ * remembers it by kind, and the request shows it as `request.authSession` (for
+ * interceptors and filters); other keys, each authenticated again, only keep
+ * the current one.
  */
-export function rememberSession(key: object, http: boolean, name: string, session: Session): void {
+export function rememberSession(
+  context: ExecutionContext,
+  key: object,
+  http: boolean,
+  name: string,
+  session: Session,
+): void {
   if (!http) {
-    found.set(key, { current: session, byKind: {} });
+    found.set(key, session);
     return;
   }
-  const request = key as { [RECORD]?: Found } & Record<string, unknown>;
-  const record = request[RECORD];
-  if (record) {
-    record.current = session;
-    record.byKind[name] = session;
-  } else request[RECORD] = { current: session, byKind: { [name]: session } };
+  const run = context as { [BY_KIND]?: Map<string, Session> };
+  (run[BY_KIND] ??= new Map()).set(name, session);
+  const request = key as { [RECORD]?: Session } & Record<string, unknown>;
+  request[RECORD] = session;
   request[SESSION_REQUEST_KEY] = session;
 }
