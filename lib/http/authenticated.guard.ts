@@ -75,8 +75,9 @@ export class AuthenticatedGuard implements CanActivate {
     if (options === null) return true;
     const kind = options.name ?? DEFAULT_KIND;
     const request = this.getRequest(context);
-    // The memo lives as long as an HTTP request; a GraphQL context or a
-    // WebSocket client outlives many messages, each authenticated again.
+    // HTTP only: the memo lives on the context the route's guards share, for one
+    // request; a GraphQL context or a WebSocket client outlives many messages,
+    // each authenticated again.
     if (!http) return this.decide(context, options, kind, request);
     const found = foundSession(context, kind);
     if (found) return this.admits(context, options, found); // a global guard found it; this route may ask more
