@@ -26,8 +26,9 @@ const RECORD = Symbol('nestjs-ecto-sessions.found');
  * one per request): a route guard after the global one costs nothing. Not on
  * the request: Express 5 gives every request its own hidden class, so each
  * read of a property a request does not have walks its prototype chain in V8's
- * runtime (about 7 k instructions under callgrind); the context's class is one
- * for all requests.
+ * runtime; the context's class is one for all requests. Callgrind, bench's
+ * cached app: 834 k instructions a request before, 825 k after (means of five
+ * windows each; windows spread ±2 %).
  */
 const BY_KIND = Symbol('nestjs-ecto-sessions.by-kind');
 
