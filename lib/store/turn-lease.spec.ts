@@ -137,6 +137,17 @@ describe('TurnLease', () => {
     expect(released).toEqual([connection]);
   });
 
+  it('a statement that throws on a connection fresh from the pool gives it back and fails', async () => {
+    const { lease, released } = idlePool();
+    const failure = await new Promise<Error>((resolve) =>
+      lease.take(() => {
+        throw new Error('cannot take a query');
+      }, resolve),
+    );
+    expect(failure.message).toBe('cannot take a query');
+    expect(released).toHaveLength(1);
+  });
+
   it('gives back at once a connection whose statement failed, or that knex marked broken, so the pool checks it', async () => {
     const { lease, released } = idlePool();
     const failed = await take(lease);

@@ -64,14 +64,16 @@ export class TurnLease<C extends Leasable> {
       this.release(kept); // broke while kept: the pool drops it
       kept = this.idle.pop();
     }
-    if (kept === undefined) {
-      this.pool.acquireConnection().then(use, fail);
-      return;
-    }
+    if (kept === undefined) this.pool.acquireConnection().then((connection) => this.serve(connection, use, fail), fail);
+    else this.serve(kept, use, fail);
+  }
+
+  /** A throw in `use`, on a kept connection or a fresh one, gives the connection back and fails the statement. */
+  private serve(connection: C, use: (connection: C) => void, fail: (error: Error) => void): void {
     try {
-      use(kept);
+      use(connection);
     } catch (error) {
-      this.release(kept);
+      this.release(connection);
       fail(error as Error);
     }
   }
