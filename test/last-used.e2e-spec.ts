@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import type { SessionsService } from '../lib';
 import { createTestApp, type TestApp } from './support/app';
 import { withClockOffset } from './support/clock';
@@ -129,18 +130,27 @@ describe('trackLastUsed', () => {
     const { session, token } = await apps[0].sessions().create({ userId: 'x' });
     // Count the writes that landed: a trigger counts every row version last_used_at got.
     const counter = await countColumnWrites(apps[0].orm, 'sessions', 'last_used_at');
+    // The row stays locked until every instance has looked it up, so each reads the old
+    // last_used_at and sends its UPDATE, which waits on the lock. Without it, an instance
+    // whose lookups ran after the first write landed rightly sent none (seen once in CI).
+    const locker = new Client({ connectionString: process.env.DATABASE_URL });
+    await locker.connect();
     try {
       for (const app of apps) app.log.clear();
+      await locker.query('BEGIN');
+      await locker.query('SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE', [session.id]);
       const found = await Promise.all(
         Array.from({ length: 20 }, (_, i) => apps[i % apps.length].sessions().authenticate(token)),
       );
       expect(found.every((s) => s?.id === session.id)).toBe(true);
-      await new Promise((r) => setTimeout(r, 300));
+      await locker.query('COMMIT');
+      const sent = () => apps.reduce((n, app) => n + lastUseWrites(app).length, 0);
+      await until(() => sent() >= apps.length, 'every instance sent its write').catch(() => undefined);
       expect(await counter.writes(session.id)).toBe(1);
       // Each instance sent its own UPDATE: the database's condition, not a memo, kept it to one write.
-      const sent = apps.reduce((n, app) => n + lastUseWrites(app).length, 0);
-      expect(sent).toBe(apps.length);
+      expect(sent()).toBe(apps.length);
     } finally {
+      await locker.end();
       await counter.stop();
     }
   });
