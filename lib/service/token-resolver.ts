@@ -75,7 +75,10 @@ export class TokenResolver {
       session = this.rows.toSession(rows[0]) as Session<Data>;
       // With rotation, the row may have matched by the token it replaced: that one is never cached (its grace ends).
       current = digests.includes(session.authTokenDigest);
-      if (current) this.cache?.set(digests[0], this.rows.toSession(rows[0]), stamp);
+      // Nor is a row read inside the caller's transaction: its snapshot may predate a revocation
+      // already heard (REPEATABLE READ), or show a change it may yet roll back.
+      if (current && this.cache && !this.runner.inTransaction)
+        this.cache.set(digests[0], this.rows.toSession(rows[0]), stamp);
     }
     const sliding = extend && this.sliding.slideIfDue(session, now, this.extendThreshold);
     const extended = sliding === false ? false : await sliding;

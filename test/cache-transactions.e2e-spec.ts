@@ -1,0 +1,76 @@
+import { IsolationLevel } from '@mikro-orm/core';
+import type { SessionsService } from '../lib';
+import { createTestApp, type TestApp } from './support/app';
+import { onPglite } from './support/database';
+import { MeController } from './support/me.controller';
+import { until } from './support/until';
+
+const me = (t: TestApp, token: string) => fetch(`${t.url}/me`, { headers: { 'x-auth-token': token } });
+
+/** A promise and the function that settles it. */
+function signal(): { promise: Promise<void>; fire: () => void } {
+  let fire!: () => void;
+  const promise = new Promise<void>((resolve) => (fire = resolve));
+  return { promise, fire };
+}
+
+// The cache serves only where notices are delivered: a real server (PGlite delivers none).
+(onPglite() ? describe.skip : describe)(
+  'the cache never keeps what a caller transaction read (real PostgreSQL)',
+  () => {
+    let a: TestApp;
+    let b: TestApp;
+    let sa: SessionsService;
+    let sb: SessionsService;
+
+    beforeAll(async () => {
+      const kinds = [{ ttl: '1h', cache: { ttl: '1m', max: 100 } }];
+      a = await createTestApp({ kinds, controllers: [MeController], listen: true });
+      b = await createTestApp({ kinds, controllers: [MeController], listen: true, recreate: false });
+      sa = a.sessions();
+      sb = b.sessions();
+      await until(() => sa.cacheStatus.serving && sb.cacheStatus.serving, 'both caches serve');
+    });
+    afterAll(async () => {
+      await a?.close();
+      await b?.close();
+    });
+
+    it('a REPEATABLE READ snapshot taken before a revocation does not put the session back', async () => {
+      const { session, token } = await sa.create({ userId: 'snapshot' });
+      expect((await me(b, token)).status).toBe(200); // cached on b
+      const taken = signal();
+      const gate = signal();
+      // Work on b in a transaction whose snapshot predates the revocation.
+      const work = b.orm.em.transactional(
+        async (em) => {
+          await em.getConnection().execute('SELECT 1', [], 'all', em.getTransactionContext());
+          taken.fire();
+          await gate.promise;
+          return sb.authenticate(token); // the old snapshot still shows the row: the caller's choice
+        },
+        { isolationLevel: IsolationLevel.REPEATABLE_READ },
+      );
+      await taken.promise;
+      expect(await sa.delete(session)).toBe(true);
+      expect((await me(b, token)).status).toBe(401);
+      gate.fire();
+      await work;
+      expect((await me(b, token)).status).toBe(401);
+      expect(await sb.authenticate(token)).toBeNull();
+    });
+
+    it('a change a transaction rolls back is never served from the cache', async () => {
+      const { session, token } = await sb.create({ userId: 'rollback', data: { plan: 'free' } });
+      await expect(
+        b.orm.em.transactional(async () => {
+          await sb.update(session, { data: { plan: 'paid' } });
+          expect((await sb.authenticate(token))?.data).toEqual({ plan: 'paid' }); // its own write, uncommitted
+          throw new Error('rolled back');
+        }),
+      ).rejects.toThrow('rolled back');
+      expect((await sb.authenticate(token))?.data).toEqual({ plan: 'free' });
+      expect(await (await me(b, token)).json()).toMatchObject({ data: { plan: 'free' } });
+    });
+  },
+);
