@@ -27,10 +27,13 @@ class MeResolver {
 
   @Authenticated({ optional: true })
   maybe() {}
+
+  @Authenticated({ name: 'apiKeys' })
+  createThing() {}
 }
 
-/** A GraphQL execution context around a request with these headers. */
-function gqlContext(handler: () => void, headers: Record<string, string>) {
+/** One GraphQL operation: its fields share the context ({ req, res }); each has its own `info`. */
+function gqlOperation(headers: Record<string, string>) {
   const req = { headers } as RequestLike & Record<string, unknown>;
   const res = {
     headers: {} as Record<string, string>,
@@ -38,9 +41,19 @@ function gqlContext(handler: () => void, headers: Record<string, string>) {
       this.headers[name.toLowerCase()] = value;
     },
   };
-  const context = new ExecutionContextHost([{}, {}, { req, res }, {}], MeResolver, handler);
-  context.setType('graphql');
-  return { context, req, res };
+  const shared = { req, res };
+  const field = (handler: () => void) => {
+    const context = new ExecutionContextHost([{}, {}, shared, {}], MeResolver, handler);
+    context.setType('graphql');
+    return context;
+  };
+  return { field, req, res };
+}
+
+/** A GraphQL execution context around a request with these headers. */
+function gqlContext(handler: () => void, headers: Record<string, string>) {
+  const { field, req, res } = gqlOperation(headers);
+  return { context: field(handler), req, res };
 }
 
 /** The function `@CurrentSession(property)` runs, as Nest would call it. */
@@ -58,7 +71,10 @@ describe('a GraphQL guard: AuthenticatedGuard subclassed with getRequest/getResp
   let guard: GqlAuthenticatedGuard;
 
   beforeAll(async () => {
-    t = await createTestApp({ providers: [GqlAuthenticatedGuard] });
+    t = await createTestApp({
+      providers: [GqlAuthenticatedGuard],
+      kinds: [{}, { name: 'apiKeys', ttl: null, tokenFrom: [{ type: 'header', name: 'x-api-key' }] }],
+    });
     guard = t.app.get(GqlAuthenticatedGuard);
   });
   afterAll(() => t.close());
@@ -82,6 +98,35 @@ describe('a GraphQL guard: AuthenticatedGuard subclassed with getRequest/getResp
     const { context } = gqlContext(MeResolver.prototype.maybe, {});
     await expect(activate(guard, context)).resolves.toBe(true);
     expect(currentSession(undefined, context)).toBeUndefined();
+  });
+
+  it("each field sees only what its own guard found: an API key is not an optional field's default-kind session", async () => {
+    const { session: key, token } = await t.sessions('apiKeys').create({ userId: 'robot' });
+    const { field, req } = gqlOperation({ 'x-api-key': token }); // mutation { createThing maybe }
+    const first = field(MeResolver.prototype.createThing);
+    await expect(activate(guard, first)).resolves.toBe(true);
+    expect((currentSession(undefined, first) as { id: string }).id).toBe(key.id);
+    const second = field(MeResolver.prototype.maybe); // the default kind, no token of its own
+    await expect(activate(guard, second)).resolves.toBe(true);
+    expect(currentSession(undefined, second)).toBeUndefined();
+    expect((currentSession(undefined, first) as { id: string }).id).toBe(key.id);
+    expect((req.authSession as { id: string }).id).toBe(key.id); // the request shows the last session found
+  });
+
+  it('a field whose info is not an object: a guard run that finds nothing leaves no earlier field visible', async () => {
+    const { token } = await t.sessions('apiKeys').create({ userId: 'robot' });
+    const ctx = { req: { headers: { 'x-api-key': token } } };
+    const field = (handler: () => void) => {
+      const context = new ExecutionContextHost([{}, {}, ctx, undefined], MeResolver, handler);
+      context.setType('graphql');
+      return context;
+    };
+    const first = field(MeResolver.prototype.createThing);
+    await expect(activate(guard, first)).resolves.toBe(true);
+    expect(currentSession(undefined, first)).toBeDefined();
+    const second = field(MeResolver.prototype.maybe);
+    await expect(activate(guard, second)).resolves.toBe(true);
+    expect(currentSession(undefined, second)).toBeUndefined();
   });
 
   it('the base guard does not mistake GraphQL arguments for a response', async () => {

@@ -63,11 +63,10 @@ export class AuthenticatedGuard implements CanActivate {
    * refuses. The database unreachable → 503.
    */
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
-    const type = context.getType<string>();
-    const http = type === 'http';
-    if (!http && type !== 'graphql') {
-      // Each message starts with no session, public and optional ones too: its
-      // record key may be the WebSocket client, which outlives it.
+    const http = context.getType<string>() === 'http';
+    if (!http) {
+      // Each message or field starts with no session, public and optional ones too: its
+      // record key may be a WebSocket client or a GraphQL context, which outlive it.
       const key = recordKeyOf(context);
       if (key) forgetSession(key);
     }

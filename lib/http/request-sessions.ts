@@ -3,8 +3,8 @@ import { SESSION_REQUEST_KEY } from '../constants';
 import type { Session } from '../store/session.entity';
 
 /**
- * Keyed by the object that lives as long as the message: the GraphQL context, a
- * WebSocket message's data, a microservice message's payload. With `RECORD`,
+ * Keyed by the object that lives as long as the message: a GraphQL field's
+ * `info`, a WebSocket message's data, a microservice message's payload. With `RECORD`,
  * the only record `@CurrentSession()` reads: an `authSession` on a message is
  * whatever its sender put there.
  */
@@ -38,7 +38,9 @@ function asObject(value: unknown): object | undefined {
 
 /**
  * The object a request's or message's session is recorded on, one that lives
- * no longer than it: the HTTP request; the GraphQL context; a WebSocket
+ * no longer than it: the HTTP request; a GraphQL field's `info` (the context
+ * is shared by every field of an operation, each guarded for its own kind,
+ * and only stands in when `info` is not an object); a WebSocket
  * message's data (its client outlives many messages, and only stands in for
  * data that is not an object); a microservice message's payload, else its
  * transport's context.
@@ -46,7 +48,7 @@ function asObject(value: unknown): object | undefined {
 export function recordKeyOf(context: ExecutionContext): object | undefined {
   const type = context.getType<string>();
   if (type === 'http') return asObject(context.switchToHttp().getRequest());
-  if (type === 'graphql') return asObject(context.getArgByIndex(2));
+  if (type === 'graphql') return asObject(context.getArgByIndex(3)) ?? asObject(context.getArgByIndex(2));
   if (type === 'ws') return asObject(context.getArgByIndex(1)) ?? asObject(context.getArgByIndex(0));
   return asObject(context.getArgByIndex(0)) ?? asObject(context.getArgByIndex(1));
 }
@@ -66,7 +68,7 @@ export function currentSessionOf(key: object): Session | undefined {
   return (key as { [RECORD]?: Session })[RECORD] ?? found.get(key);
 }
 
-/** Forgets what was found on a key that may outlive its message (a WebSocket client). */
+/** Forgets what was found on a key that may outlive its message (a WebSocket client, a GraphQL context). */
 export function forgetSession(key: object): void {
   found.delete(key);
 }
