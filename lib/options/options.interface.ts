@@ -34,11 +34,11 @@ export interface SessionCookieOptions {
   secure?: boolean;
   /** @default 'lax' */
   sameSite?: 'lax' | 'strict' | 'none';
-  /** @default '/' */
+  /** Starts with `/`. @default '/' */
   path?: string;
-  /** Left out by default (host-only cookie), as the `__Host-` prefix requires. */
+  /** Left out by default (host-only cookie), as the `__Host-` prefix requires; a non-empty string when given. */
   domain?: string;
-  /** Seconds. @default the kind's `ttl`, or 400 days when `ttl` is null */
+  /** Whole seconds, at least 1. @default the kind's `ttl` (floored), or 400 days when `ttl` is null */
   maxAge?: number;
 }
 

@@ -59,6 +59,18 @@ describe('resolveSessionsOptions', () => {
     expect(resolveSessionsOptions({ secret: ['new', 'old'] }).secrets).toEqual(['new', 'old']);
   });
 
+  it('takes a cookie path under /, a domain, and a sub-second ttl when the cookie has its own maxAge', () => {
+    expect(resolveSessionsOptions({ cookie: { path: '/api', domain: 'example.com' } }).cookie).toMatchObject({
+      path: '/api',
+      domain: 'example.com',
+    });
+    expect(resolveSessionsOptions({ ttl: '500ms', cookie: { maxAge: 60 } })).toMatchObject({
+      ttl: 0.5,
+      cookie: { maxAge: 60 },
+    });
+    expect(resolveSessionsOptions({ ttl: 1.5 }).cookie.maxAge).toBe(1);
+  });
+
   it('derives the cookie source from the cookie name', () => {
     const o = resolveSessionsOptions({ cookie: { name: '__Host-sid' } });
     expect(o.tokenFrom[2]).toEqual({ type: 'cookie', name: '__Host-sid' });
@@ -101,6 +113,16 @@ describe('resolveSessionsOptions', () => {
     [{ columns: { a: { fieldName: 'x' }, b: { fieldName: 'x' } } }, 'columns.b.fieldName', /already a column/],
     [{ cookie: { path: '/;evil' } }, 'cookie', /refuses/],
     [{ cookie: { maxage: 5 } }, 'cookie.maxage', /not a cookie option/],
+    // Cookies the browser would scope elsewhere or delete at once: refused, not sent.
+    [{ cookie: { path: '' } }, 'cookie.path', /must start with "\/"/],
+    [{ cookie: { path: 123 } }, 'cookie.path', /must start with "\/"/],
+    [{ cookie: { path: 'api' } }, 'cookie.path', /must start with "\/"/],
+    [{ cookie: { domain: '' } }, 'cookie.domain', /non-empty string/],
+    [{ cookie: { domain: 5 } }, 'cookie.domain', /non-empty string/],
+    [{ cookie: { maxAge: 0 } }, 'cookie.maxAge', /above 0.*deletes/],
+    [{ cookie: { maxAge: -1 } }, 'cookie.maxAge', /above 0/],
+    [{ ttl: '500ms' }, 'ttl', /Max-Age.*0/],
+    [{ ttl: 0.9 }, 'ttl', /cookie\.maxAge/],
     [{ pruneInterval: 0 }, 'pruneInterval', /more than 0/],
     [{ name: 'bad name' }, 'name', /letters/],
     [{ ttll: 5 }, 'ttll', /not an option/],

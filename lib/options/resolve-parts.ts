@@ -105,7 +105,14 @@ export function resolveCookie(
   if (!SAME_SITE.has(cookie.sameSite)) fail('cookie.sameSite', "must be 'lax', 'strict' or 'none'");
   if (typeof cookie.httpOnly !== 'boolean') fail('cookie.httpOnly', 'must be true or false');
   if (typeof cookie.secure !== 'boolean') fail('cookie.secure', 'must be true or false');
-  if (!Number.isInteger(cookie.maxAge) || cookie.maxAge < 0) fail('cookie.maxAge', 'must be a whole number of seconds');
+  checkCookieScope(cookie, fail);
+  if (cookie.maxAge === 0 && given.maxAge === undefined) {
+    // The default Max-Age is the ttl in whole seconds, floored: a ttl under 1 s sends Max-Age=0.
+    fail('ttl', "is under 1 second, so the cookie's Max-Age would be 0 (deleted at once); set cookie.maxAge");
+  }
+  if (!Number.isInteger(cookie.maxAge) || cookie.maxAge < 1) {
+    fail('cookie.maxAge', 'must be a whole number of seconds above 0 (Max-Age=0 deletes the cookie at once)');
+  }
   if (cookie.sameSite === 'none' && !cookie.secure)
     fail('cookie.sameSite', "'none' needs secure: true (browsers refuse it otherwise)");
   if (cookie.name.startsWith('__Host-') && (!cookie.secure || cookie.path !== '/' || cookie.domain !== undefined)) {
@@ -120,6 +127,18 @@ export function resolveCookie(
     fail('cookie', `has an attribute the cookie library refuses: ${(error as Error).message}`);
   }
   return cookie;
+}
+
+/**
+ * The cookie library lets an empty or relative path and an empty domain through
+ * (it leaves the attribute out, or sends one the browser ignores): the cookie
+ * would then be scoped to the login URL's directory, not the site.
+ */
+function checkCookieScope(cookie: { path?: unknown; domain?: unknown }, fail: Fail): void {
+  if (typeof cookie.path !== 'string' || !cookie.path.startsWith('/'))
+    fail('cookie.path', `must start with "/", got ${describeValue(cookie.path)}`);
+  if (cookie.domain !== undefined && (typeof cookie.domain !== 'string' || cookie.domain === ''))
+    fail('cookie.domain', `must be a non-empty string when given, got ${describeValue(cookie.domain)}`);
 }
 
 export function resolveTokenSources(sources: unknown, cookieName: string, fail: Fail): TokenSource[] {
