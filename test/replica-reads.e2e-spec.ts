@@ -157,6 +157,24 @@ async function replicated(t: TestApp): Promise<void> {
     expect((await sb.authenticate(token))!.data).toEqual({ plan: 'pro' });
   });
 
+  it('an instance with no listener of its own (no cache, no replica reads) revokes: the others refuse within moments', async () => {
+    const worker = await createTestApp({ kinds: [{ ttl: '1h' }], recreate: false }); // e.g. an admin app
+    try {
+      const { session, token } = await sa.create({ userId: 'worker' });
+      await replicated(a);
+      expect(await sb.authenticate(token, { extend: false })).not.toBeNull();
+      await worker.sessions().delete(session);
+      // Its notice carries no WAL position: b takes the primary's on arrival. Well inside the replica's 3 s lag.
+      const started = Date.now();
+      while ((await sb.authenticate(token, { extend: false })) !== null) {
+        if (Date.now() - started > 1000) throw new Error('still accepted 1 s after delete() returned');
+        await sleep(20);
+      }
+    } finally {
+      await worker.close();
+    }
+  });
+
   it('pruning on one instance: a pruned session is refused at once on the other', async () => {
     const { session, token } = await sa.create({ userId: 'pruned' });
     await replicated(a);

@@ -265,13 +265,15 @@ describe('SessionsService', () => {
   });
 
   describe('update, expire, delete', () => {
-    it('update replaces data and sets columns, in one statement', async () => {
+    it('update replaces data and sets columns, in one statement (then the notice to other instances)', async () => {
       const { session } = await sessions.create({ userId: 'u', data: { a: 1 } });
       t.log.clear();
       const updated = await sessions.update(session, { data: { b: 2 }, userId: 'v' });
       expect(updated).toMatchObject({ id: session.id, data: { b: 2 }, userId: 'v' });
       expect(updated!.updatedAt.getTime()).toBeGreaterThanOrEqual(session.updatedAt.getTime());
-      expect(t.log.statements).toHaveLength(1);
+      expect(t.log.statements).toHaveLength(2);
+      expect(t.log.statements[0]).toMatch(/^update "sessions"/i);
+      expect(t.log.statements[1]).toMatch(/pg_notify/);
       expect(await sessions.update(randomUUID(), { data: {} })).toBeNull();
       await expect(sessions.update(session, { id: 'x' } as never)).rejects.toThrow(/unknown attribute "id"/);
       await expect(sessions.update(42 as never, {})).rejects.toThrow(/expected a session or its id/);

@@ -11,6 +11,7 @@ import {
   loadPg,
   type Notification,
   type PgClient,
+  revocationNotice,
   WAL_POSITION,
 } from './protocol';
 
@@ -23,9 +24,6 @@ export {
   WAL_POSITION,
 } from './protocol';
 import { SenderRoles } from './sender-roles';
-
-/** Past this many ids a revocation notice says "all": NOTIFY payloads are capped at 8000 bytes. */
-const MAX_NOTIFIED_IDS = 100;
 
 /** How long a revocation waits for the listeners' acknowledgements before returning anyway (and warning). */
 const ACK_TIMEOUT_MS = 3000;
@@ -92,8 +90,10 @@ export class CacheInvalidationListener {
    * Tells other instances that sessions changed (`ids`, or `all`), through
    * `run` (the ORM's connection, inside the caller's transaction if any), and
    * waits until every listener of the table has dropped them. Resolves `false`
-   * when some did not answer in time. Inside a transaction the notice goes out
-   * at commit, so nothing is waited for: that would wait for ourselves.
+   * when some did not answer in time, or could not be waited for: this
+   * listener is down (its answers would not be heard; it reconnects). Inside a
+   * transaction the notice goes out at commit, so nothing is waited for: that
+   * would wait for ourselves.
    */
   async announce(
     ids: string[] | 'all',
@@ -102,18 +102,11 @@ export class CacheInvalidationListener {
     lsn?: string,
     nonce: string = randomUUID(),
   ): Promise<boolean> {
-    const all = ids === 'all' || ids.length > MAX_NOTIFIED_IDS;
-    const message: InvalidationMessage = {
-      table: this.table,
-      nonce,
-      ...(all ? { all } : { ids: ids as string[] }),
-      ...(lsn ? { lsn } : {}),
-    };
-    const notify = { sql: 'SELECT pg_notify(?, ?)', params: [CACHE_CHANNEL, JSON.stringify(message)] };
+    const notify = revocationNotice(this.table, ids, nonce, lsn);
     if (inTransaction || !this.client) {
-      // This instance cannot hear answers (its own cache is bypassed): send, and wait for nobody.
       await run(notify);
-      return true;
+      // Behind a pooler no instance of this configuration listens: there is nobody to wait for.
+      return inTransaction || this.stateNow === 'pooler';
     }
     return this.acknowledgements.wait(
       nonce,

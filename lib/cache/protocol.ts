@@ -55,6 +55,30 @@ export interface ListenerOptions {
   positions: boolean;
 }
 
+/** Past this many ids a revocation notice says "all": NOTIFY payloads are capped at 8000 bytes. */
+const MAX_NOTIFIED_IDS = 100;
+
+/**
+ * The statement that tells every listener of `table` that sessions changed
+ * (`ids`, or all). With a `nonce`, each listener answers it once it has dropped
+ * them; without one, none answers (the sender has nobody listening for answers).
+ */
+export function revocationNotice(
+  table: string,
+  ids: string[] | 'all',
+  nonce?: string,
+  lsn?: string,
+): { sql: string; params: unknown[] } {
+  const all = ids === 'all' || ids.length > MAX_NOTIFIED_IDS;
+  const message: InvalidationMessage = {
+    table,
+    ...(nonce ? { nonce } : {}),
+    ...(all ? { all } : { ids: ids as string[] }),
+    ...(lsn ? { lsn } : {}),
+  };
+  return { sql: 'SELECT pg_notify(?, ?)', params: [CACHE_CHANNEL, JSON.stringify(message)] };
+}
+
 /** The primary's WAL position: at or past every commit before it. */
 export const WAL_POSITION = 'SELECT pg_current_wal_insert_lsn()::text AS "lsn"';
 

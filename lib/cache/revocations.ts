@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { ReadFloor } from '../replicas/read-floor';
 import type { SessionStatements, Statement } from '../store/statements';
 import { type CacheInvalidationListener, type InvalidationMessage, WAL_POSITION } from './invalidation';
+import { revocationNotice } from './protocol';
 import type { SessionCache } from './session-cache';
 
 /**
@@ -35,7 +36,13 @@ export class Revocations {
     this.forget(ids);
     const result = await statement();
     this.forget(ids);
-    if (!this.listener) return result;
+    if (!this.listener) {
+      if (ids !== 'all' && ids.length === 0) return result;
+      // No listener here (no cache, no replica reads), so no answer can be heard; but other
+      // instances may cache or read replicas: they must still be told.
+      await this.runner.run(revocationNotice(this.table, ids)).catch((error) => this.warnUnsent(error));
+      return result;
+    }
     const inTransaction = this.runner.inTransaction;
     const nonce = randomUUID();
     try {
@@ -49,15 +56,22 @@ export class Revocations {
       }
       const notice = <T>(statement: Statement) => this.runner.run<T>(statement);
       const heard = await this.listener.announce(ids, notice, inTransaction, lsn, nonce);
-      if (!heard)
-        logger.warn(
-          `A "${this.kind}" revocation was not acknowledged by every instance in time: a slow one may serve the session from its cache until it hears it`,
-        );
+      if (heard) return result;
+      const { state } = this.listener;
+      logger.warn(
+        state === 'listening'
+          ? `A "${this.kind}" revocation was not acknowledged by every instance in time: a slow one may serve the session from its cache until it hears it`
+          : `A "${this.kind}" revocation was sent while this instance's listener is down (${state}): no instance was waited for, and one may serve the session from its cache until the notice reaches it`,
+      );
     } catch (error) {
-      // The change itself went through; other instances' caches expire it within `cache.ttl`.
-      logger.warn(`Announcing a "${this.kind}" revocation failed (${(error as Error)?.name ?? 'error'})`);
+      this.warnUnsent(error);
     }
     return result;
+  }
+
+  /** The change itself went through; other instances' caches expire it within `cache.ttl`. */
+  private warnUnsent(error?: unknown): void {
+    logger.warn(`Announcing a "${this.kind}" revocation failed (${(error as Error)?.name ?? 'error'})`);
   }
 
   /**

@@ -1,0 +1,108 @@
+import type { SessionsService } from '../lib';
+import { createTestApp, type TestApp } from './support/app';
+import { onPglite } from './support/database';
+import { CapturingLogger } from './support/http';
+import { MeController } from './support/me.controller';
+import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
+import { until } from './support/until';
+
+const me = (t: TestApp, token: string) => fetch(`${t.url}/me`, { headers: { 'x-auth-token': token } });
+
+/** Polls `/me` on `t` until it refuses `token`, for at most `ms`; the status it ended on. */
+async function refusedWithin(t: TestApp, token: string, ms: number): Promise<number> {
+  const started = Date.now();
+  let status = (await me(t, token)).status;
+  while (status === 200 && Date.now() - started < ms) {
+    await new Promise((r) => setTimeout(r, 20));
+    status = (await me(t, token)).status;
+  }
+  return status;
+}
+
+// Cross-connection notices need a real server (PGlite delivers none: its cache stays bypassed).
+(onPglite() ? describe.skip : describe)('who announces a revocation (real PostgreSQL)', () => {
+  describe('an instance without a listener of its own', () => {
+    let worker: TestApp;
+    let api: TestApp;
+    let sw: SessionsService;
+
+    beforeAll(async () => {
+      // An admin app or a worker: no cache, no replica reads, so no listener.
+      worker = await createTestApp({ kinds: [{ ttl: '1h' }] });
+      api = await createTestApp({
+        kinds: [{ ttl: '1h', cache: { ttl: '10m', max: 100 } }],
+        controllers: [MeController],
+        listen: true,
+        recreate: false,
+      });
+      sw = worker.sessions();
+      await until(() => api.sessions().cacheStatus.serving, 'the api instance serves from its cache');
+    });
+    afterAll(async () => {
+      await worker?.close();
+      await api?.close();
+    });
+
+    it.each([
+      ['delete', (s: SessionsService, id: string) => s.delete(id)],
+      ['expire', (s: SessionsService, id: string) => s.expire(id)],
+      ['deleteAll', (s: SessionsService, id: string) => s.deleteAll({ id })],
+    ])(
+      '%s() there: a caching instance refuses the session within moments, not after its cache ttl',
+      async (_, revoke) => {
+        const { session, token } = await sw.create({ userId: 'worker' });
+        expect((await me(api, token)).status).toBe(200); // now cached
+        await revoke(sw, session.id);
+        expect(await refusedWithin(api, token, 1000)).toBe(401);
+      },
+    );
+
+    it('update() there: a caching instance serves the new data within moments', async () => {
+      const { session, token } = await sw.create({ userId: 'worker', data: { plan: 'free' } });
+      expect((await me(api, token)).status).toBe(200); // now cached
+      await sw.update(session, { data: { plan: 'pro' } });
+      const started = Date.now();
+      let plan = (await (await me(api, token)).json()).data.plan;
+      while (plan !== 'pro' && Date.now() - started < 1000) plan = (await (await me(api, token)).json()).data.plan;
+      expect(plan).toBe('pro');
+    });
+  });
+
+  describe('an instance whose own listener is down', () => {
+    let proxy: TcpProxy;
+    let a: TestApp;
+    let b: TestApp;
+    let sa: SessionsService;
+    const logger = new CapturingLogger();
+
+    beforeAll(async () => {
+      proxy = await startTcpProxy(process.env.DATABASE_URL!);
+      const kind = { ttl: '1h', cache: { ttl: '10m', max: 100 } };
+      // a's listener has its own route to the server (as with listenUrl), which is about to fail.
+      b = await createTestApp({ kinds: [kind], controllers: [MeController], listen: true });
+      // Last: Nest's logger is the last app's, and this test reads a's warnings.
+      a = await createTestApp({ kinds: [{ ...kind, listenUrl: proxy.url }], logger, recreate: false });
+      sa = a.sessions();
+      await until(() => sa.cacheStatus.serving && b.sessions().cacheStatus.serving, 'both caches serve');
+      // Its connection is cut (resume() resets every connection through the proxy), and the
+      // proxy hangs again before the first reconnection (250 ms later) can get through.
+      await proxy.resume();
+      proxy.hang();
+      await until(() => !sa.cacheStatus.serving, "a's listener is down");
+    });
+    afterAll(async () => {
+      await a?.close();
+      await b?.close();
+      await proxy?.close();
+    });
+
+    it('a revocation there still tells the others, and warns that it could wait for none', async () => {
+      const { session, token } = await sa.create({ userId: 'deaf' });
+      expect((await me(b, token)).status).toBe(200); // cached on b
+      logger.lines.length = 0;
+      await sa.delete(session);
+      expect(logger.lines.join('\n')).toMatch(/listener is down \(\w+\): no instance was waited for/);
+      expect(await refusedWithin(b, token, 1000)).toBe(401);
+    });
+  });
+});
