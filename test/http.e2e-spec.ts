@@ -9,7 +9,7 @@ import {
 } from '@nestjs/common';
 import { IncomingMessage } from 'node:http';
 import { map } from 'rxjs';
-import { Authenticated, CurrentSession, generateToken, type Session } from '../lib';
+import { Authenticated, CurrentSession, generateToken, Public, type Session } from '../lib';
 import { type Adapter, createTestApp, type TestApp } from './support/app';
 import { sql } from './support/database';
 import { CapturingLogger, call, type HttpResult, rawRequest, seenBodies } from './support/http';
@@ -86,6 +86,11 @@ class KeysController {
   }
 }
 
+/** KeysController's routes, opened: this class's @Public() is nearer than the @Authenticated() it inherits. */
+@Public()
+@Controller('open-keys')
+class OpenKeysController extends KeysController {}
+
 /** Class-level optional, one handler strict. */
 @Authenticated({ optional: true })
 @Controller('mixed')
@@ -124,7 +129,7 @@ describe.each<Adapter>(['express', 'fastify'])('@Authenticated() over HTTP on %s
     t = await createTestApp({
       adapter,
       listen: true,
-      controllers: [AccountController, KeysController, MixedController, EchoController],
+      controllers: [AccountController, KeysController, OpenKeysController, MixedController, EchoController],
       kinds: [
         {},
         { name: 'apiKeys', ttl: null, tokenFrom: [{ type: 'header', name: 'x-api-key' }, { type: 'bearer' }] },
@@ -331,6 +336,13 @@ describe.each<Adapter>(['express', 'fastify'])('@Authenticated() over HTTP on %s
       expect((await get('/mixed', { 'x-auth-token': tokens.a })).json).toEqual({ id: ids.a });
       expectRefused(await get('/mixed/strict'), 'Bearer');
       expect((await get('/mixed/strict', { 'x-auth-token': tokens.a })).json).toEqual({ id: ids.a });
+    });
+
+    it("a subclass's own @Public() opens the routes it inherits; a handler's @Authenticated() still guards its own", async () => {
+      expect((await get('/keys')).status).toBe(401);
+      expect((await get('/open-keys')).status).toBe(200);
+      expectRefused(await get('/open-keys/browser'), 'Bearer');
+      expect((await get('/open-keys/browser', { 'x-auth-token': tokens.a })).json).toEqual({ id: ids.a });
     });
   });
 

@@ -235,4 +235,31 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
     await expect(activate(guardWith(service), context)).resolves.toBe(true);
     expect(service.requests.resolve).not.toHaveBeenCalled();
   });
+
+  it("the nearest class declaration wins: a subclass's own (or its nearest ancestor's) over one it inherits", async () => {
+    class Guarded {
+      handler() {}
+    }
+    class Opened extends Guarded {}
+    class Below extends Opened {}
+    class Closed extends Below {}
+    Reflect.defineMetadata(AUTHENTICATED_KEY, {}, Guarded);
+    Reflect.defineMetadata(PUBLIC_KEY, true, Opened);
+    Reflect.defineMetadata(AUTHENTICATED_KEY, {}, Closed);
+    const service = fakeService(async () => ({ session: null, extended: false, current: true }));
+    const guard = guardWith(service);
+    const on = (controller: typeof Guarded) => {
+      const context = new ExecutionContextHost(
+        [{ headers: {} }, { setHeader() {} }],
+        controller,
+        Guarded.prototype.handler,
+      );
+      context.setType('http');
+      return activate(guard, context);
+    };
+    await expect(on(Opened)).resolves.toBe(true);
+    await expect(on(Below)).resolves.toBe(true);
+    await expect(on(Guarded)).rejects.toBeInstanceOf(UnauthorizedException);
+    await expect(on(Closed)).rejects.toBeInstanceOf(UnauthorizedException);
+  });
 });

@@ -225,14 +225,18 @@ export class AuthenticatedGuard implements CanActivate {
    * The `@Authenticated()` options that apply, or `null` for a public route.
    * The nearest declaration wins: a handler's `@Authenticated()` or `@Public()`
    * overrides its controller's, so a public controller can guard one route and a
-   * guarded controller can open one.
+   * guarded controller can open one. A class's own declaration overrides those
+   * it inherits: a `@Public()` subclass of a guarded controller is public.
    */
   protected getOptions(context: ExecutionContext): AuthenticatedOptions | null {
     for (const target of [context.getHandler(), context.getClass()]) {
-      if (!target) continue;
-      const options = this.reflector.get<AuthenticatedOptions | undefined>(AUTHENTICATED_KEY, target);
-      if (options) return options;
-      if (this.reflector.get<boolean | undefined>(PUBLIC_KEY, target)) return null;
+      // Own metadata only, class by class up the chain: Reflect.getMetadata would find
+      // an ancestor's @Authenticated() before the subclass's own @Public().
+      for (let t: object | null = target ?? null; t && t !== Function.prototype; t = Object.getPrototypeOf(t)) {
+        const options = Reflect.getOwnMetadata(AUTHENTICATED_KEY, t) as AuthenticatedOptions | undefined;
+        if (options) return options;
+        if (Reflect.getOwnMetadata(PUBLIC_KEY, t)) return null;
+      }
     }
     return {};
   }
