@@ -1,4 +1,13 @@
-import { Controller, Get, Injectable, Module } from '@nestjs/common';
+import {
+  Controller,
+  type DynamicModule,
+  Get,
+  type INestApplication,
+  Injectable,
+  Module,
+  type Provider,
+  type Type,
+} from '@nestjs/common';
 import { MikroORM } from '@mikro-orm/core';
 import { MikroOrmModule } from '@mikro-orm/nestjs';
 import { Test } from '@nestjs/testing';
@@ -69,6 +78,28 @@ async function bootAsync(sessionsModule: ReturnType<typeof EctoSessionsModule.fo
   await app.init();
   await recreateTables(app.get(MikroORM));
   return app;
+}
+
+/** Boots an app with these modules (and MikroORM): 'started', or the message start-up failed with. */
+async function startUp(
+  modules: DynamicModule[],
+  more: { controllers?: Type[]; providers?: Provider[]; configure?(app: INestApplication): void } = {},
+): Promise<string> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [MikroOrmModule.forRoot({ ...ormOptions(), autoLoadEntities: true }), ...modules],
+    controllers: more.controllers ?? [],
+    providers: more.providers ?? [],
+  }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  try {
+    more.configure?.(app);
+    await app.init();
+    return 'started';
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    await app.close();
+  }
 }
 
 describe('EctoSessionsModule', () => {
@@ -169,24 +200,11 @@ describe('EctoSessionsModule', () => {
   });
 
   it('an @Authenticated() naming a kind nobody registered fails start-up, saying where', async () => {
-    const init = async (kinds: EctoSessionsOptions[], controller: new () => unknown) => {
-      const moduleRef = await Test.createTestingModule({
-        imports: [
-          MikroOrmModule.forRoot({ ...ormOptions(), autoLoadEntities: true }),
-          ...kinds.map((kind) => EctoSessionsModule.forRoot(kind)),
-        ],
-        controllers: [controller],
-      }).compile();
-      const app = moduleRef.createNestApplication({ logger: false });
-      try {
-        await app.init();
-        return 'started';
-      } catch (error) {
-        return (error as Error).message;
-      } finally {
-        await app.close();
-      }
-    };
+    const init = (kinds: EctoSessionsOptions[], controller: new () => unknown) =>
+      startUp(
+        kinds.map((kind) => EctoSessionsModule.forRoot(kind)),
+        { controllers: [controller] },
+      );
     expect(await init([{}, { name: 'apiKeys' }], TypoController)).toBe(
       `EctoSessions: @Authenticated(): no session kind named "apiKey" (used on TypoController.keys); register it with EctoSessionsModule.forRoot({ name: 'apiKey' })`,
     );
@@ -194,6 +212,30 @@ describe('EctoSessionsModule', () => {
       `EctoSessions: @Authenticated(): no session kind named "default" (used on DefaultKindController); register it with EctoSessionsModule.forRoot()`,
     );
     expect(await init([{}, { name: 'apiKeys' }], DefaultKindController)).toBe('started');
+  });
+
+  it('two forRoot calls for one kind fail start-up, naming it, instead of the second replacing the first', async () => {
+    const twice = (second: DynamicModule) => startUp([EctoSessionsModule.forRoot({ ttl: '7d' }), second]);
+    const message = /EctoSessions \(kind "default"\): option "name" .*2 EctoSessionsModule\.forRoot/;
+    expect(await twice(EctoSessionsModule.forRoot({ tableName: 'api_keys', ttl: null }))).toMatch(message);
+    expect(await twice(EctoSessionsModule.forRoot({ ttl: '7d' }))).toMatch(message);
+    expect(await twice(EctoSessionsModule.forRootAsync({ useFactory: () => ({ ttl: '1h' }) }))).toMatch(message);
+    expect(
+      await startUp([
+        EctoSessionsModule.forRoot({ name: 'apiKeys' }),
+        EctoSessionsModule.forRootAsync({ name: 'apiKeys', useFactory: () => ({}) }),
+      ]),
+    ).toMatch(/kind "apiKeys"/);
+    expect(
+      await startUp([
+        EctoSessionsModule.forRoot({}),
+        EctoSessionsModule.forRoot({ name: 'keys', entityName: 'Session' }),
+      ]),
+    ).toMatch(/option "entityName" "Session" is also kind "(default|keys)"'s/);
+    // Per app, not per process: each app may register the same kinds.
+    const kinds = () => [EctoSessionsModule.forRoot({}), EctoSessionsModule.forRoot({ name: 'apiKeys' })];
+    expect(await startUp(kinds())).toBe('started');
+    expect(await startUp(kinds())).toBe('started');
   });
 
   it('what kinds share is registered once: one guard, one start-up scan, however many kinds', async () => {

@@ -5,6 +5,7 @@ import { AUTHENTICATED_KEY, DEFAULT_KIND } from '../constants';
 import { SessionsOptionsError, UnknownKindError } from '../errors';
 import type { SessionsService } from '../service/sessions.service';
 import { getSessionsToken } from './injection-tokens';
+import { assertKindsRegisteredOnce } from './kinds-registered-once';
 
 /**
  * Fails start-up when an `@Authenticated({ name })` names a kind no
@@ -22,6 +23,7 @@ export class AuthenticatedKindsCheck implements OnApplicationBootstrap {
   ) {}
 
   onApplicationBootstrap(): void {
+    assertKindsRegisteredOnce(this.discovery);
     const missing = new Map<string, string[]>();
     for (const [name, where, options] of this.usedKinds()) {
       const service = this.registered(name);

@@ -7,6 +7,9 @@ import { loadEntitiesStorage } from './orm-compat';
  *
  * A previous entity of the same name (same kind, other shape) is taken out
  * first, so that building many apps in one process never registers duplicates.
+ * The storage is process-wide, so it cannot tell an earlier app's kind from a
+ * second kind of the same name in one app: that one fails at start-up instead
+ * (`module/kinds-registered-once.ts`).
  */
 export function registerEntity(entity: EntitySchema, contextName?: string): void {
   let nestjs: { MikroOrmModule?: { forFeature(entities: unknown[], contextName?: string): unknown } };
