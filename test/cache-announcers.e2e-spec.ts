@@ -105,4 +105,61 @@ async function refusedWithin(t: TestApp, token: string, ms: number): Promise<num
       expect(await refusedWithin(b, token, 1000)).toBe(401);
     });
   });
+
+  describe('an instance whose listening connection goes silent (no FIN, no RST)', () => {
+    let proxy: TcpProxy;
+    let a: TestApp;
+    let b: TestApp;
+
+    beforeAll(async () => {
+      proxy = await startTcpProxy(process.env.DATABASE_URL!);
+      const kind = { ttl: '1h', cache: { ttl: '10m', max: 100 } };
+      a = await createTestApp({ kinds: [kind] });
+      // b listens through the proxy: a NAT or load balancer that may drop the flow silently.
+      b = await createTestApp({
+        kinds: [{ ...kind, listenUrl: proxy.url }],
+        controllers: [MeController],
+        listen: true,
+        recreate: false,
+      });
+      await until(() => a.sessions().cacheStatus.serving && b.sessions().cacheStatus.serving, 'both caches serve');
+    });
+    afterAll(async () => {
+      await a?.close();
+      await b?.close();
+      await proxy?.close();
+    });
+
+    it('gives it up within seconds, so its cache stops serving what it can no longer hear revoked', async () => {
+      const { session, token } = await a.sessions().create({ userId: 'silent' });
+      expect((await me(b, token)).status).toBe(200); // cached on b
+      proxy.hang();
+      const started = Date.now();
+      while (b.sessions().cacheStatus.serving && Date.now() - started < 10_000)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(b.sessions().cacheStatus).toMatchObject({ serving: false });
+      expect(Date.now() - started).toBeLessThan(8000); // the heartbeat's interval and timeout, 5 + 2 s
+      await a.sessions().delete(session); // b cannot acknowledge: this waits the 3 s timeout
+      expect((await me(b, token)).status).toBe(401);
+      await proxy.resume();
+      await until(() => b.sessions().cacheStatus.serving, 'b listens again');
+    }, 30_000);
+  });
+
+  it('a listener connecting into a black hole gives up within seconds and tries again', async () => {
+    const proxy = await startTcpProxy(process.env.DATABASE_URL!);
+    proxy.hang(); // accepted, never answered
+    const t = await createTestApp({ kinds: [{ ttl: '1h', cache: { ttl: '10m', max: 100 }, listenUrl: proxy.url }] });
+    try {
+      const started = Date.now();
+      while (t.sessions().cacheStatus.listener === 'connecting' && Date.now() - started < 10_000)
+        await new Promise((r) => setTimeout(r, 50));
+      expect(t.sessions().cacheStatus.listener).toBe('unreachable'); // the 5 s connection timeout
+      await proxy.resume();
+      await until(() => t.sessions().cacheStatus.serving, 'it listens once the route answers');
+    } finally {
+      await t.close();
+      await proxy.close();
+    }
+  }, 30_000);
 });

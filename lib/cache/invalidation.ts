@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { logger } from '../logger';
 import type { Statement } from '../store/statements';
 import { Acknowledgements } from './acknowledgements';
+import { Heartbeat } from './heartbeat';
 import {
   CACHE_CHANNEL,
   type InvalidationMessage,
@@ -31,6 +32,9 @@ const ACK_TIMEOUT_MS = 3000;
 /** How long the start-up probe waits for its own notice. */
 const PROBE_TIMEOUT_MS = 1000;
 
+/** How long connecting, or any statement, may take on the listening connection: a black-holed route never answers. */
+const CONNECTION_TIMEOUT_MS = 5000;
+
 const FIRST_RETRY_MS = 250;
 const LAST_RETRY_MS = 15_000;
 
@@ -57,6 +61,7 @@ export class CacheInvalidationListener {
   private delay = FIRST_RETRY_MS;
   private stopped = false;
   private readonly acknowledgements = new Acknowledgements();
+  private readonly heartbeat = new Heartbeat();
   private readonly senders = new SenderRoles(() => this.ourPids());
   private warned = false;
   private stateNow: ListenerState = 'connecting';
@@ -79,6 +84,7 @@ export class CacheInvalidationListener {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.heartbeat.stop();
     this.acknowledgements.abandonAll();
     clearTimeout(this.retry);
     this.setListening(false, this.stateNow === 'pooler' ? 'pooler' : 'connecting');
@@ -155,6 +161,10 @@ export class CacheInvalidationListener {
       this.warned = false;
       const lsn = this.options.positions ? await this.primaryPosition() : undefined;
       this.setListening(true, 'listening', lsn);
+      this.heartbeat.start(
+        () => client!.query('SELECT 1'),
+        () => this.lost(client!),
+      );
     } catch (error) {
       if (this.client === client) this.client = undefined;
       this.drop(client);
@@ -199,6 +209,7 @@ export class CacheInvalidationListener {
   private lost(client: PgClient): void {
     if (client !== this.client) return;
     this.client = undefined;
+    this.heartbeat.stop();
     this.drop(client);
     this.setListening(false, 'unreachable');
     this.acknowledgements.abandonAll();
@@ -260,10 +271,11 @@ export class CacheInvalidationListener {
   /** A `pg` client to `listenUrl`, else with the ORM's connection settings, from the `pg` that the ORM's driver uses. */
   private createClient(): PgClient {
     const { Client } = loadPg();
-    if (this.options.listenUrl) return new Client({ connectionString: this.options.listenUrl });
+    const timeouts = { connectionTimeoutMillis: CONNECTION_TIMEOUT_MS, query_timeout: CONNECTION_TIMEOUT_MS };
+    if (this.options.listenUrl) return new Client({ connectionString: this.options.listenUrl, ...timeouts });
     const { orm } = this.options;
     const connection = orm.em.getConnection() as unknown as { getConnectionOptions(): Record<string, unknown> };
     const driverOptions = (orm.config.get('driverOptions') ?? {}) as { connection?: Record<string, unknown> };
-    return new Client({ ...connection.getConnectionOptions(), ...(driverOptions.connection ?? {}) });
+    return new Client({ ...connection.getConnectionOptions(), ...(driverOptions.connection ?? {}), ...timeouts });
   }
 }

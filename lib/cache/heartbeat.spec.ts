@@ -1,0 +1,48 @@
+import { Heartbeat, HEARTBEAT_MS, HEARTBEAT_TIMEOUT_MS } from './heartbeat';
+
+describe('Heartbeat', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  const flush = () => jest.advanceTimersByTimeAsync(0);
+
+  it('pings every interval while the connection answers', async () => {
+    const heartbeat = new Heartbeat();
+    const ping = jest.fn().mockResolvedValue(undefined);
+    const silent = jest.fn();
+    heartbeat.start(ping, silent);
+    await jest.advanceTimersByTimeAsync(HEARTBEAT_MS * 3);
+    expect(ping).toHaveBeenCalledTimes(3);
+    expect(silent).not.toHaveBeenCalled();
+    heartbeat.stop();
+  });
+
+  it('gives the connection up when a ping never answers', async () => {
+    const heartbeat = new Heartbeat();
+    const silent = jest.fn();
+    heartbeat.start(() => new Promise(() => undefined), silent);
+    await jest.advanceTimersByTimeAsync(HEARTBEAT_MS + HEARTBEAT_TIMEOUT_MS - 1);
+    expect(silent).not.toHaveBeenCalled();
+    await jest.advanceTimersByTimeAsync(1);
+    expect(silent).toHaveBeenCalledTimes(1);
+  });
+
+  it('gives the connection up when a ping fails', async () => {
+    const heartbeat = new Heartbeat();
+    const silent = jest.fn();
+    heartbeat.start(() => Promise.reject(new Error('Connection terminated')), silent);
+    await jest.advanceTimersByTimeAsync(HEARTBEAT_MS);
+    await flush();
+    expect(silent).toHaveBeenCalledTimes(1);
+  });
+
+  it('says nothing once stopped, even about a ping in flight', async () => {
+    const heartbeat = new Heartbeat();
+    const silent = jest.fn();
+    heartbeat.start(() => new Promise(() => undefined), silent);
+    await jest.advanceTimersByTimeAsync(HEARTBEAT_MS);
+    heartbeat.stop();
+    await jest.advanceTimersByTimeAsync(HEARTBEAT_TIMEOUT_MS * 2);
+    expect(silent).not.toHaveBeenCalled();
+  });
+});
