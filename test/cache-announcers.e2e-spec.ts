@@ -61,10 +61,11 @@ async function refusedWithin(t: TestApp, token: string, ms: number): Promise<num
       const { session, token } = await sw.create({ userId: 'worker', data: { plan: 'free' } });
       expect((await me(api, token)).status).toBe(200); // now cached
       await sw.update(session, { data: { plan: 'pro' } });
+      const plan = async () => ((await (await me(api, token)).json()) as { data: { plan: string } }).data.plan;
       const started = Date.now();
-      let plan = (await (await me(api, token)).json()).data.plan;
-      while (plan !== 'pro' && Date.now() - started < 1000) plan = (await (await me(api, token)).json()).data.plan;
-      expect(plan).toBe('pro');
+      let seen = await plan();
+      while (seen !== 'pro' && Date.now() - started < 1000) seen = await plan();
+      expect(seen).toBe('pro');
     });
   });
 

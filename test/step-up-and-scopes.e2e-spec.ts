@@ -137,6 +137,74 @@ describe.each<Adapter>(['express', 'fastify'])('step-up (maxAge) and scopes on %
   });
 });
 
+@Controller('guarded')
+class StepUpController {
+  @Authenticated({ maxAge: '5m' })
+  @Get('sudo')
+  sudo() {
+    return { ok: true };
+  }
+
+  @Authenticated({ scopes: ['admin'] })
+  @Get('admin')
+  admin() {
+    return { ok: true };
+  }
+}
+
+describe('a refused request never slides the session (its 401 or 403 sends no cookie to keep pace)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({
+      kinds: [{ ttl: '2h', extendThreshold: '1m', scopes: true, cookie: { secure: false } }],
+      controllers: [StepUpController],
+      listen: true,
+    });
+  });
+  afterAll(() => t.close());
+
+  /** A session due for a slide (30 minutes left of 2 h), logged in 10 minutes ago, with these scopes. */
+  async function due(scopes: string[]) {
+    const { session, token } = await t.sessions().create({ userId: 'u', scopes });
+    await sql(
+      t.orm,
+      `UPDATE sessions SET inserted_at = now() - interval '10 minutes', expires_at = now() + interval '30 minutes' WHERE id = ?`,
+      [session.id],
+    );
+    return { id: session.id, cookie: `auth_token=${token}` };
+  }
+  const secondsLeft = async (id: string) =>
+    (
+      await sql<{ left: number }>(
+        t.orm,
+        `SELECT extract(epoch from expires_at - now())::int AS left FROM sessions WHERE id = ?`,
+        [id],
+      )
+    )[0].left;
+  const get = (path: string, cookie: string) => call(`${t.url}/guarded/${path}`, { headers: { cookie } });
+
+  it('maxAge: a login too old gets its 401 and the expiry stays', async () => {
+    const { id, cookie } = await due(['admin']);
+    const refused = await get('sudo', cookie);
+    expect(refused.status).toBe(401);
+    expect(refused.setCookies).toEqual([]);
+    expect(await secondsLeft(id)).toBeLessThanOrEqual(1800); // 30 minutes, not 2 h
+  });
+
+  it('scopes: a missing scope gets its 403 and the expiry stays; an admitted request slides and sends the cookie', async () => {
+    const { id, cookie } = await due([]);
+    const refused = await get('admin', cookie);
+    expect(refused.status).toBe(403);
+    expect(refused.setCookies).toEqual([]);
+    expect(await secondsLeft(id)).toBeLessThanOrEqual(1800); // 30 minutes, not 2 h
+    const admin = await due(['admin']);
+    const admitted = await get('admin', admin.cookie);
+    expect(admitted.status).toBe(200);
+    expect(admitted.setCookies).toHaveLength(1);
+    expect(await secondsLeft(admin.id)).toBeGreaterThan(7000);
+  });
+});
+
 describe('route options checked at start-up', () => {
   it('a bad maxAge or scope fails when the decorator runs', () => {
     expect(() => Authenticated({ maxAge: 'soon' })).toThrow(/maxAge must be a duration/);

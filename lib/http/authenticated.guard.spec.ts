@@ -94,7 +94,7 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
     const request = { headers: { 'x-auth-token': token } } as Record<string, unknown>;
     const { context, response } = http(request);
     await expect(activate(guardWith(service), context)).resolves.toBe(true);
-    expect(service.requests.resolve).toHaveBeenCalledWith(token);
+    expect(service.requests.resolve).toHaveBeenCalledWith(token, undefined, undefined, undefined); // no route check
     expect(getCurrentSession(context)).toBe(found);
     expect(request.authSession).toBe(found);
     expect(response.append).not.toHaveBeenCalled(); // no extension: no cookie
@@ -162,7 +162,7 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
     expect(guard.canActivate(http({ headers: { 'x-auth-token': token } }).context)).toBe(true);
     expect(service.requests.resolve).not.toHaveBeenCalled();
     await activate(guard, http({ headers: { cookie: `auth_token=${token}` } }).context);
-    expect(service.requests.resolve).toHaveBeenCalledWith(token, undefined, [`digest-of-${token}`]);
+    expect(service.requests.resolve).toHaveBeenCalledWith(token, undefined, [`digest-of-${token}`], undefined);
     expect(service.requests.reissue).toHaveBeenCalledTimes(1);
   });
 
@@ -173,7 +173,7 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
     await guard.canActivate(http({ headers: { 'x-auth-token': token } }).context); // looks the kind up
     service.requests.resolve.mockClear();
     await expect(activate(guard, http({ headers: { 'x-auth-token': token } }).context)).resolves.toBe(true);
-    expect(service.requests.resolve).toHaveBeenCalledWith(token, undefined, [`digest-of-${token}`]);
+    expect(service.requests.resolve).toHaveBeenCalledWith(token, undefined, [`digest-of-${token}`], undefined);
   });
 
   it('a cookie token is reissued only when it is the current one; a replaced one (inside its grace) never', async () => {
@@ -227,6 +227,16 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
       { [AUTHENTICATED_KEY]: { maxAge: 600, scopes: ['read'] } },
     );
     await expect(activate(guardWith(service), enough.context)).resolves.toBe(true);
+  });
+
+  it('a route with maxAge or scopes hands the resolver its check: a session it refuses is not slid', async () => {
+    const old = Object.assign(session(), { insertedAt: new Date(Date.now() - 120_000) });
+    const service = fakeService(async () => ({ session: old, extended: false, current: true }));
+    const stepUp = http({ headers: { 'x-auth-token': token } }, { [AUTHENTICATED_KEY]: { maxAge: 60 } });
+    await expect(activate(guardWith(service), stepUp.context)).rejects.toBeInstanceOf(UnauthorizedException);
+    const admits = (service.requests.resolve.mock.calls[0] as unknown[])[3] as (found: Session) => boolean;
+    expect(admits(old)).toBe(false);
+    expect(admits(session())).toBe(true);
   });
 
   it('@Public(): through without asking anything', async () => {

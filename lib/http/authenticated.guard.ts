@@ -115,13 +115,18 @@ export class AuthenticatedGuard implements CanActivate {
    * `true` when the route asks nothing more of a valid session than it has
    * (`maxAge`, `scopes`); else the refusal, with its `WWW-Authenticate`.
    */
-  private admits(context: ExecutionContext, options: AuthenticatedOptions, session: Session): true {
-    let requirements = this.requirements.get(options);
-    if (requirements === undefined) this.requirements.set(options, (requirements = routeRequirements(options)));
-    const refusal = requirements && unmet(requirements, session, Date.now());
+  private admits(context: ExecutionContext, options: AuthenticatedOptions, session: Session, now = Date.now()): true {
+    const requirements = this.requirementsOf(options);
+    const refusal = requirements && unmet(requirements, session, now);
     if (!refusal) return true;
     setHeader(this.getResponse(context), 'WWW-Authenticate', refusal.challenge);
     throw refusal.exception;
+  }
+
+  private requirementsOf(options: AuthenticatedOptions): RouteRequirements | null {
+    let requirements = this.requirements.get(options);
+    if (requirements === undefined) this.requirements.set(options, (requirements = routeRequirements(options)));
+    return requirements;
   }
 
   private async decide(
@@ -138,11 +143,14 @@ export class AuthenticatedGuard implements CanActivate {
       if (options.optional) return true;
       this.refuse(context, 'Bearer');
     }
+    // The route's requirements are checked before any slide: a refused session keeps its
+    // expiry (its 401 or 403 sends no cookie to keep pace). `admits` below uses the same instant.
+    const requirements = this.requirementsOf(options);
+    let at: number | undefined;
+    const admit = requirements ? (found: Session) => !unmet(requirements, found, (at = Date.now())) : undefined;
     let resolution: Resolution;
     try {
-      resolution = await (miss
-        ? service.requests.resolve(token, undefined, miss.digests)
-        : service.requests.resolve(token));
+      resolution = await service.requests.resolve(token, undefined, miss?.digests, admit);
     } catch (error) {
       // Error messages may quote the SQL and its parameters (the digest): log only what kind of failure it was.
       this.logger.error(
@@ -152,7 +160,7 @@ export class AuthenticatedGuard implements CanActivate {
     }
     let { session, extended } = resolution;
     if (!session) this.refuse(context, 'Bearer error="invalid_token"');
-    this.admits(context, options, session);
+    this.admits(context, options, session, at);
     // A cookie-borne current token older than `rotation.every` is reissued; one a
     // rotation already replaced (inside its grace) never is, so racing requests
     // cannot rotate the new token away. Header tokens never are. Nor is a replaced

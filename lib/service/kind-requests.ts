@@ -19,9 +19,15 @@ export class KindRequests<Data extends object = Record<string, any>> {
    * `authenticate` for the guard, which also needs to know whether the expiry
    * moved and whether the token was the current one: from the cache when it
    * holds the session, else one lookup. `digests`: when the cache missed.
+   * `admits`: the route's `maxAge` and `scopes`; a session they refuse is not slid.
    */
-  resolve(token: unknown, extend = this.extendOnUse, digests?: string[]): Promise<Resolution<Data>> {
-    return this.parts.resolver.resolve<Data>(token, extend, digests);
+  resolve(
+    token: unknown,
+    extend = this.extendOnUse,
+    digests?: string[],
+    admits?: (session: Session) => boolean,
+  ): Promise<Resolution<Data>> {
+    return this.parts.resolver.resolve<Data>(token, extend, digests, admits);
   }
 
   /**

@@ -58,11 +58,15 @@ export class TokenResolver {
     return session;
   }
 
-  /** `digests`: when the caller already has them (a cache miss), so a token is hashed once a request. */
+  /**
+   * `digests`: when the caller already has them (a cache miss), so a token is hashed once a request.
+   * `admits`: the route's own check of the session; one it refuses is not slid (its refusal sends no cookie).
+   */
   async resolve<Data extends object>(
     token: unknown,
     extend: boolean,
     digests = this.digestsOf(token),
+    admits?: (session: Session) => boolean,
   ): Promise<Resolution<Data>> {
     if (digests.length === 0) return NONE;
     const now = new Date();
@@ -80,7 +84,8 @@ export class TokenResolver {
       if (current && this.cache && !this.runner.inTransaction)
         this.cache.set(digests[0], this.rows.toSession(rows[0]), stamp);
     }
-    const sliding = extend && this.sliding.slideIfDue(session, now, this.extendThreshold);
+    const sliding =
+      extend && (!admits || admits(session)) && this.sliding.slideIfDue(session, now, this.extendThreshold);
     const extended = sliding === false ? false : await sliding;
     this.lastUse?.record(session, now.getTime(), extended);
     return { session, extended, current };
