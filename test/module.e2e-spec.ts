@@ -6,10 +6,12 @@ import {
   Injectable,
   Module,
   type Provider,
+  Scope,
   type Type,
 } from '@nestjs/common';
 import { MikroORM } from '@mikro-orm/core';
 import { MikroOrmModule } from '@mikro-orm/nestjs';
+import { APP_GUARD } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import {
   Authenticated,
@@ -20,6 +22,7 @@ import {
   type EctoSessionsOptionsFactory,
   getSessionsToken,
   InjectSessions,
+  Public,
   resolveSessionsOptions,
   sessionEntity,
   SessionsService,
@@ -69,6 +72,42 @@ class DefaultKindController {
     return {};
   }
 }
+
+/** Routes a global guard checks: one needs the default kind, one names its kind, one is public. */
+@Controller()
+class OnlyKeysController {
+  @Get('undecorated')
+  undecorated() {
+    return {};
+  }
+
+  @Authenticated({ name: 'apiKeys' })
+  @Get('keys')
+  keys() {
+    return {};
+  }
+
+  @Public()
+  @Get('health')
+  health() {
+    return {};
+  }
+}
+
+@Public()
+@Controller('open')
+class OpenController {
+  @Get()
+  index() {
+    return {};
+  }
+}
+
+@Injectable()
+class SubclassGuard extends AuthenticatedGuard {}
+
+@Injectable({ scope: Scope.REQUEST })
+class RequestScopedGuard extends AuthenticatedGuard {}
 
 async function bootAsync(sessionsModule: ReturnType<typeof EctoSessionsModule.forRootAsync>) {
   const moduleRef = await Test.createTestingModule({
@@ -236,6 +275,26 @@ describe('EctoSessionsModule', () => {
     const kinds = () => [EctoSessionsModule.forRoot({}), EctoSessionsModule.forRoot({ name: 'apiKeys' })];
     expect(await startUp(kinds())).toBe('started');
     expect(await startUp(kinds())).toBe('started');
+  });
+
+  it('a global guard on routes that need the default kind fails start-up when none is registered, naming them', async () => {
+    const keysOnly = () => [EctoSessionsModule.forRoot({ name: 'apiKeys' })];
+    const controllers = [OnlyKeysController, OpenController];
+    const refused =
+      'EctoSessions: @Authenticated(): no session kind named "default" (used on OnlyKeysController.undecorated via the global guard); ' +
+      'register it with EctoSessionsModule.forRoot(), or make those routes @Public() or name their kind';
+    const appGuard = (useClass: Type) => ({ provide: APP_GUARD, useClass });
+    expect(await startUp(keysOnly(), { controllers, providers: [appGuard(AuthenticatedGuard)] })).toBe(refused);
+    expect(await startUp(keysOnly(), { controllers, providers: [appGuard(SubclassGuard)] })).toBe(refused);
+    expect(await startUp(keysOnly(), { controllers, providers: [appGuard(RequestScopedGuard)] })).toBe(refused);
+    const useGlobalGuards = (app: INestApplication) => app.useGlobalGuards(app.get(AuthenticatedGuard));
+    expect(await startUp(keysOnly(), { controllers, configure: useGlobalGuards })).toBe(refused);
+    // No global guard: an undecorated route is not guarded, and needs no kind.
+    expect(await startUp(keysOnly(), { controllers })).toBe('started');
+    // Every route public or naming its kind: nothing needs the default kind.
+    const guarded = { controllers: [OpenController], providers: [appGuard(AuthenticatedGuard)] };
+    expect(await startUp(keysOnly(), guarded)).toBe('started');
+    expect(await startUp([EctoSessionsModule.forRoot({}), ...keysOnly()], { ...guarded, controllers })).toBe('started');
   });
 
   it('what kinds share is registered once: one guard, one start-up scan, however many kinds', async () => {

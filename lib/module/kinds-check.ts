@@ -1,9 +1,11 @@
 import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
-import { DiscoveryService, MetadataScanner, ModuleRef, Reflector } from '@nestjs/core';
+import { ApplicationConfig, DiscoveryService, MetadataScanner, ModuleRef, Reflector } from '@nestjs/core';
+import { AuthenticatedGuard } from '../http/authenticated.guard';
 import type { AuthenticatedOptions } from '../http/authenticated-options.interface';
 import { AUTHENTICATED_KEY, DEFAULT_KIND } from '../constants';
 import { SessionsOptionsError, UnknownKindError } from '../errors';
 import type { SessionsService } from '../service/sessions.service';
+import { globalGuard, undecoratedRoutes } from './global-guard-routes';
 import { getSessionsToken } from './injection-tokens';
 import { assertKindsRegisteredOnce } from './kinds-registered-once';
 
@@ -11,7 +13,8 @@ import { assertKindsRegisteredOnce } from './kinds-registered-once';
  * Fails start-up when an `@Authenticated({ name })` names a kind no
  * `EctoSessionsModule.forRoot` registered, or asks for `scopes` of a kind
  * without them: a typo should stop the deploy, not answer 500 (or 403 to
- * everyone) on the first request to that route.
+ * everyone) on the first request to that route. With a global guard, a route
+ * without `@Authenticated()` or `@Public()` needs the default kind too.
  */
 @Injectable()
 export class AuthenticatedKindsCheck implements OnApplicationBootstrap {
@@ -20,12 +23,16 @@ export class AuthenticatedKindsCheck implements OnApplicationBootstrap {
     private readonly scanner: MetadataScanner,
     private readonly reflector: Reflector,
     private readonly moduleRef: ModuleRef,
+    private readonly config: ApplicationConfig,
+    private readonly guard: AuthenticatedGuard,
   ) {}
 
   onApplicationBootstrap(): void {
     assertKindsRegisteredOnce(this.discovery);
     const missing = new Map<string, string[]>();
-    for (const [name, where, options] of this.usedKinds()) {
+    const guard = globalGuard(this.config, this.guard);
+    const global = guard ? [...undecoratedRoutes(this.discovery, this.scanner, this.reflector, guard)] : [];
+    for (const [name, where, options] of [...this.usedKinds(), ...global]) {
       const service = this.registered(name);
       if (service && options.scopes?.length && !service.options.scopes) {
         throw new SessionsOptionsError(
@@ -41,7 +48,8 @@ export class AuthenticatedKindsCheck implements OnApplicationBootstrap {
     const lines = [...missing].map(
       ([name, places]) =>
         `no session kind named "${name}" (used on ${places.slice(0, 3).join(', ')}${places.length > 3 ? ', …' : ''}); ` +
-        `register it with EctoSessionsModule.forRoot(${name === DEFAULT_KIND ? '' : `{ name: '${name}' }`})`,
+        `register it with EctoSessionsModule.forRoot(${name === DEFAULT_KIND ? '' : `{ name: '${name}' }`})` +
+        (global.some(([kind]) => kind === name) ? ', or make those routes @Public() or name their kind' : ''),
     );
     throw new UnknownKindError(`EctoSessions: @Authenticated(): ${lines.join('; ')}`);
   }
