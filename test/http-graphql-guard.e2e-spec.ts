@@ -3,6 +3,7 @@ import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
 import { Authenticated, AuthenticatedGuard, CurrentSession, generateToken, type RequestLike } from '../lib';
 import { createTestApp, type TestApp } from './support/app';
+import { sql } from './support/database';
 import { activate } from './support/guard';
 
 /**
@@ -37,8 +38,12 @@ function gqlOperation(headers: Record<string, string>) {
   const req = { headers } as RequestLike & Record<string, unknown>;
   const res = {
     headers: {} as Record<string, string>,
+    setCookies: [] as string[],
     setHeader(name: string, value: string) {
       this.headers[name.toLowerCase()] = value;
+    },
+    append(name: string, value: string) {
+      if (name.toLowerCase() === 'set-cookie') this.setCookies.push(value);
     },
   };
   const shared = { req, res };
@@ -73,7 +78,10 @@ describe('a GraphQL guard: AuthenticatedGuard subclassed with getRequest/getResp
   beforeAll(async () => {
     t = await createTestApp({
       providers: [GqlAuthenticatedGuard],
-      kinds: [{}, { name: 'apiKeys', ttl: null, tokenFrom: [{ type: 'header', name: 'x-api-key' }] }],
+      kinds: [
+        { rotation: { grace: '30s', every: '10m' } },
+        { name: 'apiKeys', ttl: null, tokenFrom: [{ type: 'header', name: 'x-api-key' }] },
+      ],
     });
     guard = t.app.get(GqlAuthenticatedGuard);
   });
@@ -127,6 +135,37 @@ describe('a GraphQL guard: AuthenticatedGuard subclassed with getRequest/getResp
     const second = field(MeResolver.prototype.maybe);
     await expect(activate(guard, second)).resolves.toBe(true);
     expect(currentSession(undefined, second)).toBeUndefined();
+  });
+
+  it('a session slid for a cookie token gets its cookie again, on the response getResponse gives', async () => {
+    const { session, token } = await t.sessions().create({ userId: 'alice' });
+    await sql(t.orm, `UPDATE sessions SET expires_at = now() + interval '5 days' WHERE id = ?`, [session.id]);
+    const { context, res } = gqlContext(MeResolver.prototype.me, { cookie: `auth_token=${token}` });
+    await expect(activate(guard, context)).resolves.toBe(true);
+    expect(res.setCookies).toHaveLength(1);
+    expect(res.setCookies[0]).toMatch(new RegExp(`^auth_token=${token};.*Max-Age=(604[0-9]{3})`));
+  });
+
+  it('rotation.every reissues a due cookie token and sends the new one; the base guard, with no response, never', async () => {
+    const { session, token } = await t.sessions().create({ userId: 'alice' });
+    const older = `UPDATE sessions SET inserted_at = inserted_at - interval '11 minutes', rotated_at = rotated_at - interval '11 minutes' WHERE id = ?`;
+    await sql(t.orm, older, [session.id]);
+    const base = t.app.get(AuthenticatedGuard);
+    const bare = new ExecutionContextHost(
+      [{ headers: { cookie: `auth_token=${token}` } }, {}, {}, {}],
+      MeResolver,
+      MeResolver.prototype.me,
+    );
+    bare.setType('graphql');
+    await expect(activate(base, bare)).resolves.toBe(true);
+    const previous = `SELECT previous_auth_token_digest AS previous FROM sessions WHERE id = ?`;
+    expect((await sql<{ previous: string | null }>(t.orm, previous, [session.id]))[0].previous).toBeNull();
+    const { context, res } = gqlContext(MeResolver.prototype.me, { cookie: `auth_token=${token}` });
+    await expect(activate(guard, context)).resolves.toBe(true);
+    const next = /^auth_token=([^;]*)/.exec(res.setCookies[0] ?? '')?.[1];
+    expect(next).toBeDefined();
+    expect(next).not.toBe(token);
+    expect((await t.sessions().authenticate(next!))?.id).toBe(session.id);
   });
 
   it('the base guard does not mistake GraphQL arguments for a response', async () => {

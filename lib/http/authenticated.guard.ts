@@ -20,7 +20,7 @@ import type { AuthenticatedOptions } from './authenticated-options.interface';
 import { appendSetCookie, refreshedSessionCookie } from './cookies';
 import { forgetSession, foundSession, recordKeyOf, rememberSession } from './request-sessions';
 import { type RouteRequirements, routeRequirements, unmet } from './route-requirements';
-import { setHeader } from './response';
+import { canAppendHeader, setHeader } from './response';
 import { extractToken, type RequestLike } from './token-extraction';
 
 export { getCurrentSession } from './request-sessions';
@@ -165,9 +165,15 @@ export class AuthenticatedGuard implements CanActivate {
     // rotation already replaced (inside its grace) never is, so racing requests
     // cannot rotate the new token away. Header tokens never are. Nor is a replaced
     // token ever sent back as a slid cookie: it would overwrite the new one in the
-    // browser and die at the end of its grace.
-    const due = http && resolution.current && service.requests.reissueDue(session);
-    if ((due || (http && extended && resolution.current)) && this.fromKindCookie(request, service, token)) {
+    // browser and die at the end of its grace. Both only where a cookie can go back (HTTP,
+    // or GraphQL through getResponse): a token reissued with nowhere to go would be lost.
+    const { current } = resolution;
+    const due = current && service.requests.reissueDue(session);
+    if (
+      (due || (extended && current)) &&
+      this.fromKindCookie(request, service, token) &&
+      canAppendHeader(this.getResponse(context))
+    ) {
       const rotated = due ? await this.reissue(service, session, token) : null;
       if (rotated) ({ session, token, extended } = { ...rotated, extended: true });
       if (extended) this.sendCookie(context, service, token, session);

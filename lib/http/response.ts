@@ -22,6 +22,12 @@ export function appendHeader(response: unknown, name: string, value: string): bo
   return true;
 }
 
+/** Whether `appendHeader` can add a header to this response. */
+export function canAppendHeader(response: unknown): boolean {
+  const r = (response ?? {}) as AnyResponse;
+  return typeof r.append === 'function' || typeof r.header === 'function' || typeof r.appendHeader === 'function';
+}
+
 /** Sets a header, replacing it: Express and Node have `setHeader`, a Fastify reply `header`. */
 export function setHeader(response: unknown, name: string, value: string): void {
   const r = (response ?? {}) as AnyResponse;
