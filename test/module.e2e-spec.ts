@@ -106,6 +106,22 @@ class OpenController {
 @Injectable()
 class SubclassGuard extends AuthenticatedGuard {}
 
+/** Not a controller itself: its subclasses inherit its @Authenticated(). */
+@Authenticated()
+class GuardedBase {
+  @Get()
+  index() {
+    return {};
+  }
+}
+
+@Controller('inherits')
+class InheritsGuard extends GuardedBase {}
+
+@Public()
+@Controller('opened')
+class OpensGuard extends GuardedBase {}
+
 @Injectable({ scope: Scope.REQUEST })
 class RequestScopedGuard extends AuthenticatedGuard {}
 
@@ -275,6 +291,16 @@ describe('EctoSessionsModule', () => {
     const kinds = () => [EctoSessionsModule.forRoot({}), EctoSessionsModule.forRoot({ name: 'apiKeys' })];
     expect(await startUp(kinds())).toBe('started');
     expect(await startUp(kinds())).toBe('started');
+  });
+
+  it("start-up reads a controller's inherited @Authenticated() as the guard does: its own @Public() wins", async () => {
+    const keysOnly = () => [EctoSessionsModule.forRoot({ name: 'apiKeys' })];
+    expect(await startUp(keysOnly(), { controllers: [InheritsGuard] })).toMatch(
+      /no session kind named "default" \(used on InheritsGuard\)/,
+    );
+    expect(await startUp(keysOnly(), { controllers: [OpensGuard] })).toBe('started');
+    const global = { controllers: [OpensGuard], providers: [{ provide: APP_GUARD, useClass: AuthenticatedGuard }] };
+    expect(await startUp(keysOnly(), global)).toBe('started');
   });
 
   it('a global guard on routes that need the default kind fails start-up when none is registered, naming them', async () => {

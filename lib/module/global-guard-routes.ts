@@ -37,8 +37,6 @@ export function* undecoratedRoutes(
   reflector: Reflector,
   guard: AuthenticatedGuard,
 ): Generator<[string, string, AuthenticatedOptions]> {
-  const getOptions = (guard as unknown as { getOptions(context: ExecutionContext): AuthenticatedOptions | null })
-    .getOptions;
   for (const { metatype } of discovery.getControllers()) {
     const type = metatype as (abstract new (...args: never[]) => unknown) | null | undefined;
     if (typeof type !== 'function' || !type.prototype || reflector.get(AUTHENTICATED_KEY, type)) continue;
@@ -46,10 +44,19 @@ export function* undecoratedRoutes(
       const handler = (type.prototype as Record<string, unknown>)[method];
       if (typeof handler !== 'function' || Reflect.getMetadata(ROUTE_METHOD, handler) === undefined) continue;
       if (reflector.get(AUTHENTICATED_KEY, handler)) continue;
-      // All getOptions reads of a context: the route's class and handler, over HTTP.
-      const context = { getClass: () => type, getHandler: () => handler, getType: () => 'http' };
-      const options = getOptions.call(guard, context as unknown as ExecutionContext);
+      const options = routeOptions(guard, type, handler);
       if (options) yield [options.name ?? DEFAULT_KIND, `${type.name}.${method} via the global guard`, options];
     }
   }
+}
+
+/**
+ * What `guard` makes of a class (no handler) or a route: its `getOptions`, given
+ * all it reads of a context (the class and handler, over HTTP), so start-up
+ * follows the guard's rules (nearest declaration wins, own before inherited).
+ */
+export function routeOptions(guard: AuthenticatedGuard, type: object, handler?: object): AuthenticatedOptions | null {
+  const context = { getClass: () => type, getHandler: () => handler, getType: () => 'http' };
+  const { getOptions } = guard as unknown as { getOptions(context: ExecutionContext): AuthenticatedOptions | null };
+  return getOptions.call(guard, context as unknown as ExecutionContext);
 }

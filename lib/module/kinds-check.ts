@@ -5,7 +5,7 @@ import type { AuthenticatedOptions } from '../http/authenticated-options.interfa
 import { AUTHENTICATED_KEY, DEFAULT_KIND } from '../constants';
 import { SessionsOptionsError, UnknownKindError } from '../errors';
 import type { SessionsService } from '../service/sessions.service';
-import { globalGuard, undecoratedRoutes } from './global-guard-routes';
+import { globalGuard, routeOptions, undecoratedRoutes } from './global-guard-routes';
 import { getSessionsToken } from './injection-tokens';
 import { assertKindsRegisteredOnce } from './kinds-registered-once';
 
@@ -59,7 +59,8 @@ export class AuthenticatedKindsCheck implements OnApplicationBootstrap {
     for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
       const type = wrapper.metatype as (abstract new (...args: never[]) => unknown) | null | undefined;
       if (typeof type !== 'function' || !type.prototype || wrapper.inject) continue; // classes only, not factories
-      const onClass = this.options(type);
+      // Declared on it or an ancestor, and not opened by a nearer @Public(): as the guard reads it.
+      const onClass = this.options(type) && routeOptions(this.guard, type);
       if (onClass) yield [onClass.name ?? DEFAULT_KIND, type.name, onClass];
       for (const method of this.scanner.getAllMethodNames(type.prototype)) {
         const handler = (type.prototype as Record<string, unknown>)[method];
