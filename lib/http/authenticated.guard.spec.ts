@@ -27,6 +27,8 @@ function fakeService(
         Promise.resolve(null),
       ),
       fromCache: jest.fn((token: string) => ({ session: fromCache(token), digests: [`digest-of-${token}`] })),
+      /** The database's clock: this machine's, here. */
+      nowMs: () => Date.now(),
     },
   };
 }

@@ -79,7 +79,7 @@ export class AuthenticatedGuard implements CanActivate {
     // each authenticated again.
     if (!http) return this.decide(context, options, kind, request);
     const found = foundSession(context, kind);
-    if (found) return this.admits(context, options, found); // a global guard found it; this route may ask more
+    if (found) return this.admits(context, options, found, this.getService(kind)); // a global guard found it; this route may ask more
     const miss = this.acceptCached(context, options, request, kind);
     return miss === true || this.decide(context, options, kind, request, miss);
   }
@@ -106,7 +106,7 @@ export class AuthenticatedGuard implements CanActivate {
     if (!session) return { token, digests }; // `decide` goes on with them: one extraction, one hash a request
     // A cookie token due for reissue goes on to `decide`, which rotates it; a header token never is.
     if (service.requests.reissueDue(session) && this.fromKindCookie(request, service, token)) return { token, digests };
-    this.admits(context, options, session);
+    this.admits(context, options, session, service);
     this.record(context, request, true, kind, session);
     return true;
   }
@@ -115,9 +115,16 @@ export class AuthenticatedGuard implements CanActivate {
    * `true` when the route asks nothing more of a valid session than it has
    * (`maxAge`, `scopes`); else the refusal, with its `WWW-Authenticate`.
    */
-  private admits(context: ExecutionContext, options: AuthenticatedOptions, session: Session, now = Date.now()): true {
+  private admits(
+    context: ExecutionContext,
+    options: AuthenticatedOptions,
+    session: Session,
+    service: SessionsService,
+    now?: number,
+  ): true {
     const requirements = this.requirementsOf(options);
-    const refusal = requirements && unmet(requirements, session, now);
+    // `maxAge` against `insertedAt`, both by the database's clock.
+    const refusal = requirements && unmet(requirements, session, now ?? service.requests.nowMs());
     if (!refusal) return true;
     setHeader(this.getResponse(context), 'WWW-Authenticate', refusal.challenge);
     throw refusal.exception;
@@ -147,7 +154,9 @@ export class AuthenticatedGuard implements CanActivate {
     // expiry (its 401 or 403 sends no cookie to keep pace). `admits` below uses the same instant.
     const requirements = this.requirementsOf(options);
     let at: number | undefined;
-    const admit = requirements ? (found: Session) => !unmet(requirements, found, (at = Date.now())) : undefined;
+    const admit = requirements
+      ? (found: Session) => !unmet(requirements, found, (at = service.requests.nowMs()))
+      : undefined;
     let resolution: Resolution;
     try {
       resolution = await service.requests.resolve(token, undefined, miss?.digests, admit);
@@ -160,7 +169,7 @@ export class AuthenticatedGuard implements CanActivate {
     }
     let { session, extended } = resolution;
     if (!session) this.refuse(context, 'Bearer error="invalid_token"');
-    this.admits(context, options, session, at);
+    this.admits(context, options, session, service, at);
     // A cookie-borne current token older than `rotation.every` is reissued; one a
     // rotation already replaced (inside its grace) never is, so racing requests
     // cannot rotate the new token away. Header tokens never are. Nor is a replaced
@@ -217,7 +226,10 @@ export class AuthenticatedGuard implements CanActivate {
     const response = this.getResponse(context);
     try {
       if (response)
-        appendSetCookie(response as never, refreshedSessionCookie(service.options.cookie, token, session.expiresAt));
+        appendSetCookie(
+          response as never,
+          refreshedSessionCookie(service.options.cookie, token, session.expiresAt, service.requests.nowMs()),
+        );
     } catch {
       // a response we cannot set headers on: the session stays valid, only its cookie is not sent
     }

@@ -38,9 +38,10 @@ export function refreshedSessionCookie(
   options: ResolvedSessionsOptions['cookie'],
   token: string,
   expiresAt: Date | null,
+  /** Now, in the clock `expiresAt` was written by (the database's). */
+  nowMs: number,
 ): string {
-  const maxAge =
-    expiresAt === null ? options.maxAge : Math.max(0, Math.ceil((expiresAt.getTime() - Date.now()) / 1000));
+  const maxAge = expiresAt === null ? options.maxAge : Math.max(0, Math.ceil((expiresAt.getTime() - nowMs) / 1000));
   return sessionCookie({ ...options, maxAge }, token);
 }
 

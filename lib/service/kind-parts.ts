@@ -7,6 +7,7 @@ import { Pruner } from '../expiry/pruner';
 import { SlidingExtension } from '../expiry/sliding-extension';
 import type { ResolvedSessionsOptions } from '../options/options.interface';
 import { SessionRows } from '../store/rows';
+import { DatabaseClock } from '../store/database-clock';
 import { StatementRunner } from '../store/statement-runner';
 import { SessionStatements } from '../store/statements';
 import { TokenDigests } from '../tokens/token-digests';
@@ -26,6 +27,8 @@ export interface KindParts {
   statements: SessionStatements;
   rows: SessionRows;
   runner: StatementRunner;
+  /** The database's time on this instance: what the kind writes and judges sessions by. */
+  clock: DatabaseClock;
   events: SessionEvents;
   sliding: SlidingExtension;
   pruner: Pruner;
@@ -45,6 +48,7 @@ export interface KindParts {
 export function kindParts(options: ResolvedSessionsOptions, orm: MikroORM): KindParts {
   const statements = new SessionStatements(options);
   const runner = new StatementRunner(orm, options.name, options.statementTimeout);
+  const clock = new DatabaseClock(runner, options.name);
   const events = new SessionEvents(options);
   const cache = options.cache ? new SessionCache(options.cache) : undefined;
   const floor = new ReadFloor();
@@ -92,6 +96,7 @@ export function kindParts(options: ResolvedSessionsOptions, orm: MikroORM): Kind
     statements,
     rows,
     runner,
+    clock,
     events,
     sliding,
     pruner: new Pruner(options, orm, statements, runner, events, revocations),
@@ -99,7 +104,17 @@ export function kindParts(options: ResolvedSessionsOptions, orm: MikroORM): Kind
     cache,
     listener,
     digests,
-    resolver: new TokenResolver(digests, statements, rows, runner, sliding, cache, options.extendThreshold, lastUse),
+    resolver: new TokenResolver(
+      digests,
+      statements,
+      rows,
+      runner,
+      sliding,
+      cache,
+      options.extendThreshold,
+      lastUse,
+      clock,
+    ),
     replicas,
     rotation,
     cap,
@@ -115,6 +130,7 @@ export async function startKind(
   options: Pick<ResolvedSessionsOptions, 'name' | 'listenUrl'>,
 ): Promise<void> {
   const { listener, replicas, cache } = parts;
+  await parts.clock.start();
   if (!listener) return;
   await listener.start();
   const kind = `Kind "${options.name}"`;

@@ -11,7 +11,7 @@ import type { Resolution } from './token-resolver';
  */
 export class KindRequests<Data extends object = Record<string, any>> {
   constructor(
-    private readonly parts: Pick<KindParts, 'resolver' | 'rotation'>,
+    private readonly parts: Pick<KindParts, 'resolver' | 'rotation' | 'clock'>,
     private readonly extendOnUse: boolean,
   ) {}
 
@@ -39,9 +39,14 @@ export class KindRequests<Data extends object = Record<string, any>> {
     return { session: this.parts.resolver.fromCache<Data>(digests, this.extendOnUse), digests };
   }
 
+  /** Now in epoch ms by the database's clock, which a route's `maxAge` is judged by. */
+  nowMs(): number {
+    return this.parts.clock.nowMs();
+  }
+
   /** Whether `rotation.every` has passed since the session's last rotation (else its login). */
   reissueDue(session: Session): boolean {
-    return this.parts.rotation?.isDue(session, Date.now()) ?? false;
+    return this.parts.rotation?.isDue(session, this.parts.clock.nowMs()) ?? false;
   }
 
   /** The reissue of a cookie-borne current token: the new token and session, or `null` when another request rotated it first. */

@@ -76,6 +76,7 @@ export class SessionsService<Data extends object = Record<string, any>>
   /** Stops the pruning timer and waits for a running cycle, before the ORM closes. */
   async onModuleDestroy(): Promise<void> {
     await this.parts.pruner.stop();
+    this.parts.clock.stop();
     await this.parts.listener?.stop();
   }
 
@@ -115,7 +116,7 @@ export class SessionsService<Data extends object = Record<string, any>>
   async create(attrs: CreateSessionAttrs<Data> = {}): Promise<Created<Data>> {
     const { data = {} as Data, ...columns } = checkAttributes('create', attrs, this.options);
     const token = this.options.tokenPrefix + generateToken(this.options.tokenLength);
-    const now = new Date();
+    const now = this.parts.clock.now();
     const insert = this.parts.statements.insert({
       ...columns,
       id: randomUUID(),
@@ -162,7 +163,7 @@ export class SessionsService<Data extends object = Record<string, any>>
     filters: SessionFilters,
     options: AuthenticateOptions & Pick<ListOptions, 'orderBy'> = {},
   ): Promise<Session<Data> | null> {
-    const now = new Date();
+    const now = this.parts.clock.now();
     const where = this.where('findOne', filters, 'database', 'valid');
     const select = this.parts.statements.select(where, { limit: 1, orderBy: options.orderBy });
     let rows = await this.parts.runner.read<Record<string, unknown>[]>(select);
@@ -204,7 +205,12 @@ export class SessionsService<Data extends object = Record<string, any>>
     const id = idOf('update', session);
     const { data, ...columns } = checkAttributes('update', attrs, this.options);
     if (!isUuid(id)) return null;
-    const statement = this.parts.statements.update(id, { data, ...columns }, new Date(), options?.merge === true);
+    const statement = this.parts.statements.update(
+      id,
+      { data, ...columns },
+      this.parts.clock.now(),
+      options?.merge === true,
+    );
     const rows = await this.parts.revocations.revoke([id], () =>
       this.parts.runner.run<Record<string, unknown>[]>(statement),
     );
@@ -218,7 +224,7 @@ export class SessionsService<Data extends object = Record<string, any>>
    */
   async extend(session: Session<Data>): Promise<Session<Data>> {
     if (!(session instanceof Session)) throw new TypeError(`extend: expected a session, got ${describeValue(session)}`);
-    await this.parts.sliding.slide(session, new Date(), 0, false);
+    await this.parts.sliding.slide(session, this.parts.clock.now(), 0, false);
     return session;
   }
 
@@ -226,7 +232,7 @@ export class SessionsService<Data extends object = Record<string, any>>
   async expire(session: SessionOrId): Promise<Session<Data> | null> {
     const id = idOf('expire', session);
     if (!isUuid(id)) return null;
-    const statement = this.parts.statements.expire(id, new Date());
+    const statement = this.parts.statements.expire(id, this.parts.clock.now());
     const rows = await this.parts.revocations.revoke([id], () =>
       this.parts.runner.run<Record<string, unknown>[]>(statement),
     );

@@ -6,6 +6,7 @@ import type { StatementRunner } from '../store/statement-runner';
 import type { SessionStatements } from '../store/statements';
 import type { TokenDigests } from '../tokens/token-digests';
 import type { LastUse } from '../security/last-use';
+import type { DatabaseClock } from '../store/database-clock';
 
 /**
  * What resolving a request's token found, for the guard: the valid session (or
@@ -35,6 +36,7 @@ export class TokenResolver {
     private readonly cache: SessionCache | undefined,
     private readonly extendThreshold: number | null,
     private readonly lastUse: LastUse | undefined,
+    private readonly clock: DatabaseClock,
   ) {}
 
   /** The digests a token may be stored under; none (and no hashing) for one that cannot be ours. */
@@ -51,7 +53,7 @@ export class TokenResolver {
    */
   fromCache<Data extends object>(digests: string[], extend: boolean): Session<Data> | undefined {
     if (!this.cache?.isUsable || digests.length === 0) return undefined;
-    const now = new Date();
+    const now = this.clock.now();
     const session = this.cache.get(digests[0], now) as Session<Data> | undefined;
     if (!session || (extend && this.sliding.isDue(session, now, this.extendThreshold))) return undefined;
     this.lastUse?.record(session, now.getTime(), false);
@@ -69,7 +71,7 @@ export class TokenResolver {
     admits?: (session: Session) => boolean,
   ): Promise<Resolution<Data>> {
     if (digests.length === 0) return NONE;
-    const now = new Date();
+    const now = this.clock.now();
     let session = this.cache?.get(digests[0], now) as Session<Data> | undefined;
     let current = true; // the cache holds sessions under their current token only
     if (!session) {

@@ -6,6 +6,20 @@
  * clocks disagree, as on two machines.
  */
 export function withClockOffset<T>(offsetMs: number, fn: () => T): T {
+  const restore = skewClock(offsetMs);
+  try {
+    return fn();
+  } finally {
+    restore();
+  }
+}
+
+/**
+ * Makes this process's clock run `offsetMs` ahead (or behind) until the
+ * returned function is called: a machine whose clock is off, for everything
+ * the process does meanwhile.
+ */
+export function skewClock(offsetMs: number): () => void {
   const Real = Date;
   class Skewed extends Real {
     constructor(...args: unknown[]) {
@@ -17,9 +31,7 @@ export function withClockOffset<T>(offsetMs: number, fn: () => T): T {
     }
   }
   globalThis.Date = Skewed as DateConstructor;
-  try {
-    return fn();
-  } finally {
+  return () => {
     globalThis.Date = Real;
-  }
+  };
 }
