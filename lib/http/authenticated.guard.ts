@@ -66,7 +66,7 @@ export class AuthenticatedGuard implements CanActivate {
     const http = context.getType<string>() === 'http';
     if (!http) {
       // Each message or field starts with no session, public and optional ones too: its
-      // record key may be a WebSocket client or a GraphQL context, which outlive it.
+      // record key may be a GraphQL context, which outlives it.
       const key = recordKeyOf(context);
       if (key) forgetSession(key);
     }
@@ -75,8 +75,7 @@ export class AuthenticatedGuard implements CanActivate {
     const kind = options.name ?? DEFAULT_KIND;
     const request = this.getRequest(context);
     // HTTP only: the memo lives on the context the route's guards share, for one
-    // request; a GraphQL context or a WebSocket client outlives many messages,
-    // each authenticated again.
+    // request; a GraphQL context outlives many fields, each authenticated again.
     if (!http) return this.decide(context, options, kind, request);
     const found = foundSession(context, kind);
     if (found) return this.admits(context, options, found, this.getService(kind)); // a global guard found it; this route may ask more

@@ -40,16 +40,17 @@ function asObject(value: unknown): object | undefined {
  * The object a request's or message's session is recorded on, one that lives
  * no longer than it: the HTTP request; a GraphQL field's `info` (the context
  * is shared by every field of an operation, each guarded for its own kind,
- * and only stands in when `info` is not an object); a WebSocket
- * message's data (its client outlives many messages, and only stands in for
- * data that is not an object); a microservice message's payload, else its
- * transport's context.
+ * and only stands in when `info` is not an object); a WebSocket message's
+ * data, only when it is an object: nothing else Nest hands the guard and the
+ * handler is the message's own (the client outlives many messages, which may
+ * interleave), so a message whose data is a string gets no `@CurrentSession()`;
+ * a microservice message's payload, else its transport's context.
  */
 export function recordKeyOf(context: ExecutionContext): object | undefined {
   const type = context.getType<string>();
   if (type === 'http') return asObject(context.switchToHttp().getRequest());
   if (type === 'graphql') return asObject(context.getArgByIndex(3)) ?? asObject(context.getArgByIndex(2));
-  if (type === 'ws') return asObject(context.getArgByIndex(1)) ?? asObject(context.getArgByIndex(0));
+  if (type === 'ws') return asObject(context.getArgByIndex(1));
   return asObject(context.getArgByIndex(0)) ?? asObject(context.getArgByIndex(1));
 }
 
