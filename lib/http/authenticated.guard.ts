@@ -6,11 +6,9 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { ModuleRef, Reflector } from '@nestjs/core';
-import { errorCode } from '../deadline';
 import { AUTHENTICATED_KEY, DEFAULT_KIND, PUBLIC_KEY, SESSION_REQUEST_KEY } from '../constants';
 import { UnknownKindError } from '../errors';
 import { logger } from '../logger';
-import { missingColumn, missingTable } from '../store/table-check';
 import { getSessionsToken } from '../module/injection-tokens';
 import type { TokenSource } from '../options/options.interface';
 import type { Resolution, SessionsService } from '../service/sessions.service';
@@ -22,6 +20,7 @@ import { forgetSession, foundSession, recordKeyOf, rememberSession } from './req
 import { type RouteRequirements, routeRequirements, unmet } from './route-requirements';
 import { canAppendHeader, setHeader } from './response';
 import { extractToken, type RequestLike } from './token-extraction';
+import { failureKind, hintFor } from './lookup-failures';
 
 export { getCurrentSession } from './request-sessions';
 
@@ -162,7 +161,7 @@ export class AuthenticatedGuard implements CanActivate {
     } catch (error) {
       // Error messages may quote the SQL and its parameters (the digest): log only what kind of failure it was.
       this.logger.error(
-        `Session lookup for kind "${kind}" failed (${failureKind(error)})${hintFor(error, service)}; answering 503`,
+        `Session lookup for kind "${kind}" failed (${failureKind(error)})${hintFor(error, service.options)}; answering 503`,
       );
       throw new ServiceUnavailableException('Sessions are unavailable; try again shortly');
     }
@@ -305,19 +304,4 @@ export class AuthenticatedGuard implements CanActivate {
     setHeader(this.getResponse(context), 'WWW-Authenticate', challenge);
     throw new UnauthorizedException();
   }
-}
-
-/** What to do about a failure whose cause is known: a missing table (42P01) or column (42703) is a set-up step not taken. */
-function hintFor(error: unknown, service: SessionsService): string {
-  const code = errorCode(error);
-  if (code === '42P01') return `: ${missingTable(service.options)}`;
-  if (code === '42703') return `: ${missingColumn(service.options)}`;
-  return '';
-}
-
-/** A loggable name for a failure: its class and code (e.g. `ECONNREFUSED`, `57P01`), never its message. */
-function failureKind(error: unknown): string {
-  const name = (error as Error)?.name ?? typeof error;
-  const code = errorCode(error);
-  return code ? `${name} ${code}` : String(name);
 }
