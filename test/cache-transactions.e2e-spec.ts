@@ -72,5 +72,19 @@ function signal(): { promise: Promise<void>; fire: () => void } {
       expect((await sb.authenticate(token))?.data).toEqual({ plan: 'free' });
       expect(await (await me(b, token)).json()).toMatchObject({ data: { plan: 'free' } });
     });
+
+    it('an extension a transaction rolls back leaves the cached expiry as the database has it', async () => {
+      const { session, token } = await sb.create({ userId: 'slide' });
+      expect((await me(b, token)).status).toBe(200); // cached on b
+      await new Promise((r) => setTimeout(r, 1100)); // so that extend() moves the expiry by a second or more
+      await expect(
+        b.orm.em.transactional(async () => {
+          await sb.extend(session);
+          throw new Error('rolled back');
+        }),
+      ).rejects.toThrow('rolled back');
+      const stored = await sb.findOne({ id: session.id });
+      expect((await sb.authenticate(token, { extend: false }))?.expiresAt).toEqual(stored?.expiresAt);
+    });
   },
 );

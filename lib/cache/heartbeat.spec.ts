@@ -45,4 +45,22 @@ describe('Heartbeat', () => {
     await jest.advanceTimersByTimeAsync(HEARTBEAT_TIMEOUT_MS * 2);
     expect(silent).not.toHaveBeenCalled();
   });
+
+  it('started again while an earlier ping is in flight, one loop beats, not two', async () => {
+    const heartbeat = new Heartbeat();
+    let answerOld!: () => void;
+    const oldPing = jest.fn(() => new Promise<void>((resolve) => (answerOld = resolve)));
+    heartbeat.start(oldPing, jest.fn());
+    await jest.advanceTimersByTimeAsync(HEARTBEAT_MS); // the old loop's ping is in flight
+    heartbeat.stop();
+    const ping = jest.fn().mockResolvedValue(undefined);
+    heartbeat.start(ping, jest.fn()); // a reconnection
+    answerOld(); // the old ping answers late
+    await flush();
+    await jest.advanceTimersByTimeAsync(HEARTBEAT_MS * 2);
+    expect(ping).toHaveBeenCalledTimes(2);
+    expect(oldPing).toHaveBeenCalledTimes(1); // the old loop ended with its late answer
+    heartbeat.stop();
+    expect(jest.getTimerCount()).toBe(0);
+  });
 });

@@ -11,10 +11,13 @@ export const HEARTBEAT_TIMEOUT_MS = 2000;
  */
 export class Heartbeat {
   private timer: NodeJS.Timeout | undefined;
+  /** Which `start()` is current: a ping of an earlier one that answers late must not go on beating. */
+  private run = 0;
 
   /** Pings every `HEARTBEAT_MS`; `silent()` once a ping fails or takes longer than `HEARTBEAT_TIMEOUT_MS`. */
   start(ping: () => Promise<unknown>, silent: () => void): void {
     this.stop();
+    const run = this.run;
     const beat = async () => {
       let late: NodeJS.Timeout | undefined;
       const answered = await Promise.race([
@@ -25,7 +28,7 @@ export class Heartbeat {
         new Promise<false>((resolve) => (late = setTimeout(() => resolve(false), HEARTBEAT_TIMEOUT_MS))),
       ]);
       clearTimeout(late);
-      if (this.timer === undefined) return; // stopped meanwhile
+      if (run !== this.run) return; // stopped (and perhaps started again) meanwhile
       if (answered) this.schedule(beat);
       else silent();
     };
@@ -33,6 +36,7 @@ export class Heartbeat {
   }
 
   stop(): void {
+    this.run++;
     clearTimeout(this.timer);
     this.timer = undefined;
   }

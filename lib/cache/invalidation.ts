@@ -77,8 +77,8 @@ export class CacheInvalidationListener {
     return this.stateNow;
   }
 
+  /** Starts listening; once stopped (the app closing, perhaps before this ran), never again. */
   async start(): Promise<void> {
-    this.stopped = false;
     await this.connect();
   }
 
@@ -233,7 +233,22 @@ export class CacheInvalidationListener {
     this.delay = Math.min(this.delay * 2, LAST_RETRY_MS);
   }
 
+  /**
+   * Acts on a notice. One it could not act on (its sender's role or its WAL position
+   * unreadable: the connection failing) gives the connection up, which empties the
+   * cache and keeps reads off replicas until listening again, rather than let a
+   * revocation go unapplied.
+   */
   private async receive(notification: Notification): Promise<void> {
+    const client = this.client;
+    try {
+      await this.handle(notification);
+    } catch {
+      if (client) this.lost(client);
+    }
+  }
+
+  private async handle(notification: Notification): Promise<void> {
     if (notification.channel !== CACHE_CHANNEL || !notification.payload) return;
     let message: InvalidationMessage;
     try {
@@ -271,11 +286,12 @@ export class CacheInvalidationListener {
   /** A `pg` client to `listenUrl`, else with the ORM's connection settings, from the `pg` that the ORM's driver uses. */
   private createClient(): PgClient {
     const { Client } = loadPg();
+    // First, so that an app's own timeouts (a slow serverless start) win.
     const timeouts = { connectionTimeoutMillis: CONNECTION_TIMEOUT_MS, query_timeout: CONNECTION_TIMEOUT_MS };
-    if (this.options.listenUrl) return new Client({ connectionString: this.options.listenUrl, ...timeouts });
+    if (this.options.listenUrl) return new Client({ ...timeouts, connectionString: this.options.listenUrl });
     const { orm } = this.options;
     const connection = orm.em.getConnection() as unknown as { getConnectionOptions(): Record<string, unknown> };
     const driverOptions = (orm.config.get('driverOptions') ?? {}) as { connection?: Record<string, unknown> };
-    return new Client({ ...connection.getConnectionOptions(), ...(driverOptions.connection ?? {}), ...timeouts });
+    return new Client({ ...timeouts, ...connection.getConnectionOptions(), ...(driverOptions.connection ?? {}) });
   }
 }

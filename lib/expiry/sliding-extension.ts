@@ -87,7 +87,11 @@ export class SlidingExtension {
       }
       session.expiresAt = target;
       session.updatedAt = now;
-      this.cache?.patch(session.id, target, now);
+      if (this.runner.inTransaction) {
+        // The caller's transaction may yet roll it back: neither the cache nor the memo may keep it.
+        this.recent.delete(session.id);
+        this.cache?.invalidate([session.id]);
+      } else this.cache?.patch(session.id, target, now);
       this.events.emit('extended', { kind: this.options.name, session });
       return true;
     } catch (error) {

@@ -65,7 +65,7 @@ export class AuthenticatedGuard implements CanActivate {
     const http = context.getType<string>() === 'http';
     if (!http) {
       // Each message or field starts with no session, public and optional ones too: its
-      // record key may be a GraphQL context, which outlives it.
+      // record key may be a GraphQL context (when `info` is not an object), which outlives it.
       const key = recordKeyOf(context);
       if (key) forgetSession(key);
     }

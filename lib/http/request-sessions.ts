@@ -69,7 +69,7 @@ export function currentSessionOf(key: object): Session | undefined {
   return (key as { [RECORD]?: Session })[RECORD] ?? found.get(key);
 }
 
-/** Forgets what was found on a key that may outlive its message (a WebSocket client, a GraphQL context). */
+/** Forgets what was found on a key that may outlive its message (a GraphQL context, when a field's `info` is not an object). */
 export function forgetSession(key: object): void {
   found.delete(key);
 }

@@ -1,4 +1,5 @@
 import type { Revocations } from '../cache/revocations';
+import type { DatabaseClock } from '../store/database-clock';
 import type { SessionEvents } from '../events/session-events';
 import type { ResolvedSessionsOptions } from '../options/options.interface';
 import type { SessionRows } from '../store/rows';
@@ -32,19 +33,20 @@ export class TokenRotation {
     private readonly digests: TokenDigests,
     private readonly revocations: Revocations,
     private readonly events: SessionEvents,
+    private readonly clock: DatabaseClock,
   ) {
     this.every = options.rotation?.every ?? null;
   }
 
   /** `rotate()`: a new token for a valid session; `null` when it is not valid (or gone). */
   rotate(id: string): Promise<Rotated | null> {
-    return this.write(id, (digest) => this.statements.rotate(id, digest, new Date()));
+    return this.write(id, (digest) => this.statements.rotate(id, digest, this.clock.now()));
   }
 
   /**
    * Whether the guard should reissue this session's token: `every` has passed
-   * since its last rotation (else its login), by this instance's clock; the
-   * statement checks again by the database's.
+   * since its last rotation (else its login), by the database's clock as this
+   * instance sees it (`now`); the statement checks again on the database.
    */
   isDue(session: Session, now: number): boolean {
     if (this.every === null) return false;
@@ -58,7 +60,7 @@ export class TokenRotation {
    */
   reissue(session: Session, token: string): Promise<Rotated | null> {
     const from = { digests: this.digests.of(token), every: this.every ?? 0 };
-    return this.write(session.id, (digest) => this.statements.rotate(session.id, digest, new Date(), from));
+    return this.write(session.id, (digest) => this.statements.rotate(session.id, digest, this.clock.now(), from));
   }
 
   private async write(id: string, statement: (digest: string) => Statement): Promise<Rotated | null> {

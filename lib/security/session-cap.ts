@@ -1,4 +1,5 @@
 import type { IsolationLevel, MikroORM, Transaction } from '@mikro-orm/core';
+import type { DatabaseClock } from '../store/database-clock';
 import type { Revocations } from '../cache/revocations';
 import { SessionLimitError, SessionsOptionsError } from '../errors';
 import type { SessionEvents } from '../events/session-events';
@@ -38,6 +39,7 @@ export class SessionCap {
     private readonly rows: SessionRows,
     private readonly revocations: Revocations,
     private readonly events: SessionEvents,
+    private readonly clock: DatabaseClock,
   ) {
     this.cap = options.maxPerUser!;
   }
@@ -70,7 +72,7 @@ export class SessionCap {
       if (over > 0) {
         if (this.cap.onLimit === 'refuse') throw new SessionLimitError(this.options.name, this.cap.max);
         const ids = holders.slice(0, over).map((holder) => holder.id);
-        const ended = await this.runner.run<Rows>(this.statements.expire(ids, new Date()), 'all', trx);
+        const ended = await this.runner.run<Rows>(this.statements.expire(ids, this.clock.now()), 'all', trx);
         expired = ended.map((row) => this.rows.toSession(row));
       }
       const [row] = await this.runner.run<Rows>(insert, 'all', trx);

@@ -85,12 +85,12 @@ export function kindParts(options: ResolvedSessionsOptions, orm: MikroORM): Kind
   const digests = new TokenDigests(options, options.secrets);
   const security = new SecurityStatements(statements);
   const rotation = options.rotation
-    ? new TokenRotation(options, security, runner, rows, digests, revocations, events)
+    ? new TokenRotation(options, security, runner, rows, digests, revocations, events, clock)
     : undefined;
   const lastUse =
     options.trackLastUsed === null ? undefined : new LastUse(options.name, options.trackLastUsed, security, runner);
   const cap = options.maxPerUser
-    ? new SessionCap(options, orm, statements, security, runner, rows, revocations, events)
+    ? new SessionCap(options, orm, statements, security, runner, rows, revocations, events, clock)
     : undefined;
   return {
     statements,
@@ -130,7 +130,7 @@ export async function startKind(
   options: Pick<ResolvedSessionsOptions, 'name' | 'listenUrl'>,
 ): Promise<void> {
   const { listener, replicas, cache } = parts;
-  await parts.clock.start();
+  void parts.clock.start(); // its first measurement need not hold up listening
   if (!listener) return;
   await listener.start();
   const kind = `Kind "${options.name}"`;

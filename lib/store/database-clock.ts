@@ -5,6 +5,9 @@ import { DB_NOW, fromEpochSeconds } from './timestamps';
 /** How often the offset is measured again (clocks drift; an NTP step moves one at once). */
 const RESYNC_MS = 60_000;
 
+/** Until a first measurement succeeds, it is tried again this soon (then twice as late, up to `RESYNC_MS`). */
+const FIRST_RETRY_MS = 1000;
+
 /** A measurement whose round trip took longer is not kept: its error could be half of it. */
 const MAX_ROUND_TRIP_MS = 1000;
 
@@ -22,6 +25,7 @@ const WARN_OFFSET_MS = 1000;
 export class DatabaseClock {
   private offsetMs = 0;
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
   private warned = false;
 
   constructor(
@@ -39,24 +43,33 @@ export class DatabaseClock {
     return Date.now() + this.offsetMs;
   }
 
-  /** Measures the offset now, then every minute until `stop()`. */
+  /**
+   * Measures the offset now, then every minute until `stop()`; until a first
+   * measurement succeeds, again after 1 s, 2 s, 4 s...
+   */
   async start(): Promise<void> {
-    this.stop();
-    const sync = () => {
-      this.timer = setTimeout(() => void this.sync().finally(sync), RESYNC_MS);
+    let measured = false;
+    let retry = FIRST_RETRY_MS;
+    const next = async () => {
+      measured = (await this.sync()) || measured;
+      if (this.stopped) return;
+      const delay = measured ? RESYNC_MS : retry;
+      retry = Math.min(retry * 2, RESYNC_MS);
+      this.timer = setTimeout(() => void next(), delay);
       this.timer.unref();
     };
-    await this.sync();
-    sync();
+    await next();
   }
 
+  /** Stops measuring, for good (the app is closing). */
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
   }
 
-  /** One measurement; a failure (the database unreachable) keeps the last offset. */
-  async sync(): Promise<void> {
+  /** One measurement; `false` when it failed or took too long (the last offset stays). */
+  async sync(): Promise<boolean> {
     try {
       const sent = Date.now();
       const [row] = await this.runner.run<Array<{ now: string }>>({
@@ -64,8 +77,10 @@ export class DatabaseClock {
         params: [],
       });
       const received = Date.now();
-      if (received - sent > MAX_ROUND_TRIP_MS) return;
-      this.offsetMs = fromEpochSeconds(row.now)!.getTime() - (sent + received) / 2;
+      if (received - sent > MAX_ROUND_TRIP_MS) return false;
+      const offset = fromEpochSeconds(row.now)!.getTime() - (sent + received) / 2;
+      // Within the measurement's own error the clocks cannot be told apart: keep the instance's.
+      this.offsetMs = Math.abs(offset) <= (received - sent) / 2 + 1 ? 0 : offset;
       if (Math.abs(this.offsetMs) > WARN_OFFSET_MS && !this.warned) {
         this.warned = true;
         const by = `${Math.abs(Math.round(this.offsetMs / 1000))} s ${this.offsetMs > 0 ? 'behind' : 'ahead of'}`;
@@ -73,8 +88,9 @@ export class DatabaseClock {
           `Kind "${this.kind}": this instance's clock runs ${by} the database's; sessions are timed by the database's`,
         );
       }
+      return true;
     } catch {
-      // the database is unreachable now: the lookups will say so
+      return false; // the database is unreachable now: the lookups will say so
     }
   }
 }

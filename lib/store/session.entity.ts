@@ -48,7 +48,10 @@ export class Session<Data extends object = Record<string, any>> {
   /** Other extra columns, by property name. */
   [column: string]: unknown;
 
-  /** Whether `expiresAt` has passed. Computed, not stored. */
+  /**
+   * Whether `expiresAt` has passed, by this instance's clock (the entity does not know the
+   * kind's): a convenience for display; validity is the database's to judge. Computed, not stored.
+   */
   get isExpired(): boolean {
     return this.expiresAt !== null && this.expiresAt !== undefined && this.expiresAt.getTime() <= Date.now();
   }
