@@ -54,9 +54,15 @@ export function* undecoratedRoutes(
  * What `guard` makes of a class (no handler) or a route: its `getOptions`, given
  * all it reads of a context (the class and handler, over HTTP), so start-up
  * follows the guard's rules (nearest declaration wins, own before inherited).
+ * `null` (nothing to check) when a subclass's `getOptions` reads more of the
+ * context than start-up has: the request decides then.
  */
 export function routeOptions(guard: AuthenticatedGuard, type: object, handler?: object): AuthenticatedOptions | null {
   const context = { getClass: () => type, getHandler: () => handler, getType: () => 'http' };
   const { getOptions } = guard as unknown as { getOptions(context: ExecutionContext): AuthenticatedOptions | null };
-  return getOptions.call(guard, context as unknown as ExecutionContext);
+  try {
+    return getOptions.call(guard, context as unknown as ExecutionContext);
+  } catch {
+    return null;
+  }
 }
