@@ -7,6 +7,9 @@ import { CapturingLogger } from './support/http';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** What the measured offset may be off by (half a round trip, under load), in seconds. */
+const ERROR_S = 0.25;
+
 @Controller()
 class StepUpController {
   @Authenticated({ maxAge: '30s' })
@@ -64,10 +67,10 @@ describe.each([
     const { age, left } = await row(session.id);
     expect(Math.abs(Number(age))).toBeLessThan(1);
     expect(Number(left)).toBeGreaterThan(1);
-    expect(Number(left)).toBeLessThanOrEqual(2);
+    expect(Number(left)).toBeLessThan(2 + ERROR_S);
     expect(Math.abs(session.insertedAt.getTime() - Date.now() + offsetMs)).toBeLessThan(1000); // in the database's time
     expect(await sessions.authenticate(token, { extend: false })).not.toBeNull();
-    await sleep(2100);
+    await sleep(2000 + 1000 * ERROR_S + 150);
     expect(await sessions.authenticate(token)).toBeNull();
   });
 
@@ -77,10 +80,10 @@ describe.each([
     expect(await sessions.authenticate(token)).not.toBeNull(); // slides: 2 s from now, capped at 3 s from login
     const { left } = await row(session.id);
     expect(Number(left)).toBeGreaterThan(1);
-    expect(Number(left)).toBeLessThanOrEqual(2);
+    expect(Number(left)).toBeLessThan(2 + ERROR_S);
     await sleep(1500);
     expect(await sessions.authenticate(token)).not.toBeNull(); // 2.5 s after login
-    await sleep(700);
+    await sleep(500 + 1000 * ERROR_S + 150);
     expect(await sessions.authenticate(token)).toBeNull(); // past absoluteTtl
   });
 
@@ -97,6 +100,6 @@ describe.each([
     expect(response.status).toBe(200);
     const maxAge = Number(/Max-Age=(\d+)/.exec(response.headers.get('set-cookie') ?? '')?.[1]);
     expect(maxAge).toBeGreaterThanOrEqual(1); // 2 s from now, capped at 3 s from login: not 0, not a minute more
-    expect(maxAge).toBeLessThanOrEqual(2);
+    expect(maxAge).toBeLessThanOrEqual(3); // rounded up, and the offset's error
   });
 });
