@@ -163,4 +163,25 @@ async function refusedWithin(t: TestApp, token: string, ms: number): Promise<num
       await proxy.close();
     }
   }, 30_000);
+
+  it("an app that names the default schema and one that does not share one table's revocations", async () => {
+    const cache = { ttl: '10m', max: 100 };
+    const named = await createTestApp({ kinds: [{ ttl: '1h', cache, schema: 'public' }] });
+    const bare = await createTestApp({
+      kinds: [{ ttl: '1h', cache }],
+      controllers: [MeController],
+      listen: true,
+      recreate: false,
+    });
+    try {
+      await until(() => named.sessions().cacheStatus.serving && bare.sessions().cacheStatus.serving, 'both serve');
+      const { session, token } = await named.sessions().create({ userId: 'schema' });
+      expect((await me(bare, token)).status).toBe(200); // cached on the app that names no schema
+      await named.sessions().delete(session); // waits for that app's answer
+      expect((await me(bare, token)).status).toBe(401);
+    } finally {
+      await named.close();
+      await bare.close();
+    }
+  });
 });

@@ -9,10 +9,12 @@ import {
   type ListenerOptions,
   type ListenerState,
   listenerName,
+  listenerNames,
   loadPg,
   type Notification,
   type PgClient,
   revocationNotice,
+  sameTable,
   WAL_POSITION,
 } from './protocol';
 
@@ -119,11 +121,13 @@ export class CacheInvalidationListener {
       async () => {
         // The listeners to wait for: connections of this app's own role named as ours. Another
         // role's connection named alike is never waited for, so it cannot stall revocations.
+        const names = listenerNames(this.table);
         const [row] = await run<Array<{ listeners: string | null }>>({
           sql:
             `${notify.sql}, (SELECT string_agg(pid::text, ',') FROM pg_stat_activity ` +
-            `WHERE application_name = ? AND usename = session_user AND datname = current_database()) AS "listeners"`,
-          params: [...notify.params, listenerName(this.table)],
+            `WHERE application_name IN (${names.map(() => '?').join(', ')}) AND usename = session_user ` +
+            `AND datname = current_database()) AS "listeners"`,
+          params: [...notify.params, ...names],
         });
         return row?.listeners ? row.listeners.split(',').map(Number) : [];
       },
@@ -266,7 +270,7 @@ export class CacheInvalidationListener {
     if (typeof message.nonce !== 'string') return;
     if (this.acknowledgements.has(message.nonce))
       this.acknowledgements.heard(message.nonce, this.ownPid!); // our own notice's echo
-    else if (message.table === this.table) this.acknowledge(message.nonce);
+    else if (sameTable(message.table, this.table)) this.acknowledge(message.nonce);
   }
 
   /** The pids of this app's role's backends on this database. */

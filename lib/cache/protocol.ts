@@ -82,6 +82,25 @@ export function revocationNotice(
 /** The primary's WAL position: at or past every commit before it. */
 export const WAL_POSITION = 'SELECT pg_current_wal_insert_lsn()::text AS "lsn"';
 
+/** How a kind that names the default schema (`schema: 'public'`) writes its table. */
+const PUBLIC = '"public".';
+
+/**
+ * Whether two kinds' tables are one: `"public"."sessions"` and `"sessions"` are,
+ * so an app that names the schema and one that does not hear each other.
+ */
+export function sameTable(a: unknown, b: string): boolean {
+  if (typeof a !== 'string') return false;
+  const bare = (table: string) => (table.startsWith(PUBLIC) ? table.slice(PUBLIC.length) : table);
+  return bare(a) === bare(b);
+}
+
+/** Every `application_name` a listener of this table may have: with and without the default schema. */
+export function listenerNames(table: string): string[] {
+  if (table.startsWith(PUBLIC)) return [listenerName(table), listenerName(table.slice(PUBLIC.length))];
+  return table.includes('"."') ? [listenerName(table)] : [listenerName(table), listenerName(PUBLIC + table)];
+}
+
 /**
  * The `application_name` of a table's listening connections: a revocation finds
  * them in `pg_stat_activity` to know whose acknowledgements to wait for.

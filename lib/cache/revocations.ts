@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { ReadFloor } from '../replicas/read-floor';
 import type { SessionStatements, Statement } from '../store/statements';
 import { type CacheInvalidationListener, type InvalidationMessage, WAL_POSITION } from './invalidation';
-import { revocationNotice } from './protocol';
+import { revocationNotice, sameTable } from './protocol';
 import type { SessionCache } from './session-cache';
 
 /**
@@ -85,7 +85,7 @@ export class Revocations {
 
   /** Another instance's revocation, heard by the listener. */
   heard(message: InvalidationMessage): void {
-    if (message?.table !== this.table) return;
+    if (!sameTable(message?.table, this.table)) return;
     this.floor.raise(message.lsn);
     if (typeof message.nonce === 'string') this.floor.settle(message.nonce);
     if (message.all) this.cache?.clear();
