@@ -234,4 +234,34 @@ const timed = async (call: () => Promise<unknown>) => {
       await slow.close();
     }
   });
+
+  it('an instance without a listener revokes through the pooler: one caching behind listenUrl refuses within moments', async () => {
+    // An admin app or worker: no cache, its connections pooled; its notice goes out through PgBouncer.
+    const worker = await createTestApp({
+      kinds: [{ ttl: '1h' }],
+      recreate: false,
+      orm: { clientUrl: throughPooler() },
+    });
+    const api = await createTestApp({
+      kinds: [{ ttl: '1h', cache: { ttl: '10m' }, listenUrl: process.env.DATABASE_URL! }],
+      recreate: false,
+      orm: { clientUrl: throughPooler() },
+    });
+    try {
+      const sapi = api.sessions();
+      for (let i = 0; i < 200 && !sapi.cacheStatus.serving; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(sapi.cacheStatus.serving).toBe(true);
+      const { session, token } = await worker.sessions().create({ userId: 'p-worker' });
+      expect(await sapi.authenticate(token, { extend: false })).not.toBeNull(); // now cached
+      await worker.sessions().delete(session);
+      const started = Date.now();
+      while ((await sapi.authenticate(token, { extend: false })) !== null) {
+        if (Date.now() - started > 1000) throw new Error('still served from the cache 1 s after delete()');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      await worker.close();
+      await api.close();
+    }
+  });
 });
