@@ -4,6 +4,7 @@ import { createTestApp, type TestApp } from './support/app';
 import { onPglite, sql } from './support/database';
 import { withClockOffset } from './support/clock';
 import { CapturingLogger } from './support/http';
+import { startTcpProxy } from './support/tcp-proxy';
 
 /**
  * On a real streaming replica that applies WAL 3 s late (`.ci/replica.sh`,
@@ -266,6 +267,24 @@ async function replicated(t: TestApp): Promise<void> {
       await p.close();
     }
   });
+
+  it('a listener whose connection goes silent stops vouching for the replica within seconds', async () => {
+    const proxy = await startTcpProxy(process.env.DATABASE_URL!);
+    const quiet = await boot([{ ttl: '1h', listenUrl: proxy.url }]); // hears revocations through the proxy
+    try {
+      await serving(quiet.sessions());
+      const { session, token } = await sa.create({ userId: 'silent' });
+      await replicated(a);
+      proxy.hang(); // a NAT or load balancer drops the flow: no FIN, no RST
+      for (let i = 0; i < 200 && quiet.sessions().cacheStatus.listener === 'listening'; i++) await sleep(50);
+      expect(quiet.sessions().cacheStatus.listener).not.toBe('listening'); // the heartbeat: 5 + 2 s
+      await sa.expire(session.id); // its notice never reaches `quiet`; the replica replays it 3 s late
+      expect(await quiet.sessions().authenticate(token)).toBeNull(); // read on the primary
+    } finally {
+      await quiet.close();
+      await proxy.close();
+    }
+  }, 30_000);
 
   (pooler ? describe : describe.skip)('behind PgBouncer (transaction mode)', () => {
     const throughPooler = () => `${pooler!.replace(/\/$/, '')}${database()}`;
