@@ -1,12 +1,11 @@
 import type { SessionsService } from '../lib';
 import { createTestApp, type TestApp } from './support/app';
+import { me } from './support/instances';
 import { onPglite } from './support/database';
 import { CapturingLogger } from './support/http';
 import { MeController } from './support/me.controller';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
 import { until } from './support/until';
-
-const me = (t: TestApp, token: string) => fetch(`${t.url}/me`, { headers: { 'x-auth-token': token } });
 
 /** Polls `/me` on `t` until it refuses `token`, for at most `ms`; the status it ended on. */
 async function refusedWithin(t: TestApp, token: string, ms: number): Promise<number> {

@@ -1,9 +1,8 @@
 import { Client, type Notification } from 'pg';
 import type { SessionsService } from '../lib';
-import { MeController } from './support/me.controller';
-import { createTestApp, type TestApp } from './support/app';
+import type { TestApp } from './support/app';
+import { me, twoServingInstances } from './support/instances';
 import { onPglite, sql } from './support/database';
-import { until } from './support/until';
 
 /** A role other than the app's, on the same server: it can LISTEN and NOTIFY on any channel. */
 const IMPOSTOR = 'ecto_sessions_impostor';
@@ -29,9 +28,7 @@ const timed = async (call: () => Promise<unknown>) => {
     let impostor: Client;
 
     beforeAll(async () => {
-      const kinds = [{ ttl: '1h', cache: { ttl: '10m', max: 1000 } }];
-      a = await createTestApp({ kinds, controllers: [MeController], listen: true });
-      b = await createTestApp({ kinds, controllers: [MeController], listen: true, recreate: false });
+      [a, b] = await twoServingInstances([{ ttl: '1h', cache: { ttl: '10m', max: 1000 } }]);
       sa = a.sessions();
       sb = b.sessions();
       await sql(a.orm, `DROP ROLE IF EXISTS ${IMPOSTOR}`).catch(() => undefined);
@@ -40,7 +37,6 @@ const timed = async (call: () => Promise<unknown>) => {
       url.username = IMPOSTOR;
       impostor = new Client({ connectionString: url.toString() });
       await impostor.connect();
-      await until(() => sa.cacheStatus.serving && sb.cacheStatus.serving, 'both caches serve');
     });
     afterAll(async () => {
       await impostor?.end().catch(() => undefined);
@@ -48,8 +44,6 @@ const timed = async (call: () => Promise<unknown>) => {
       await b?.close();
       await sql(a.orm, `DROP ROLE IF EXISTS ${IMPOSTOR}`).catch(() => undefined);
     });
-
-    const me = (t: TestApp, token: string) => fetch(`${t.url}/me`, { headers: { 'x-auth-token': token } });
 
     it('a listener impostor of another role is never waited for', async () => {
       const fake = new Client(impostorOptions());

@@ -1,11 +1,8 @@
 import { IsolationLevel } from '@mikro-orm/core';
 import type { SessionsService } from '../lib';
-import { createTestApp, type TestApp } from './support/app';
+import type { TestApp } from './support/app';
+import { me, twoServingInstances } from './support/instances';
 import { onPglite } from './support/database';
-import { MeController } from './support/me.controller';
-import { until } from './support/until';
-
-const me = (t: TestApp, token: string) => fetch(`${t.url}/me`, { headers: { 'x-auth-token': token } });
 
 /** A promise and the function that settles it. */
 function signal(): { promise: Promise<void>; fire: () => void } {
@@ -24,12 +21,9 @@ function signal(): { promise: Promise<void>; fire: () => void } {
     let sb: SessionsService;
 
     beforeAll(async () => {
-      const kinds = [{ ttl: '1h', cache: { ttl: '1m', max: 100 } }];
-      a = await createTestApp({ kinds, controllers: [MeController], listen: true });
-      b = await createTestApp({ kinds, controllers: [MeController], listen: true, recreate: false });
+      [a, b] = await twoServingInstances([{ ttl: '1h', cache: { ttl: '1m', max: 100 } }]);
       sa = a.sessions();
       sb = b.sessions();
-      await until(() => sa.cacheStatus.serving && sb.cacheStatus.serving, 'both caches serve');
     });
     afterAll(async () => {
       await a?.close();

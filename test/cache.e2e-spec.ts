@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
 import { AuthenticatedGuard, type Session, type SessionsService } from '../lib';
+import { me, twoServingInstances } from './support/instances';
 import { onPglite } from './support/database';
 import { MeController } from './support/me.controller';
 import { createTestApp, type TestApp } from './support/app';
@@ -40,19 +41,14 @@ const lookups = (t: TestApp) => t.log.matching(/"sessions"/);
   let sb: SessionsService;
 
   beforeAll(async () => {
-    const kinds = [{ ttl: '1h', cache: { ttl: '1m', max: 3 } }];
-    a = await createTestApp({ kinds, controllers: [MeController], listen: true });
-    b = await createTestApp({ kinds, controllers: [MeController], listen: true, recreate: false });
+    [a, b] = await twoServingInstances([{ ttl: '1h', cache: { ttl: '1m', max: 3 } }]);
     sa = a.sessions();
     sb = b.sessions();
-    await until(() => sa.cacheStatus.serving && sb.cacheStatus.serving, 'both caches serve');
   });
   afterAll(async () => {
     await a?.close();
     await b?.close();
   });
-
-  const me = (t: TestApp, token: string) => fetch(`${t.url}/me`, { headers: { 'x-auth-token': token } });
 
   it('a cached request sends no query; sliding still writes at most once per threshold', async () => {
     const { token } = await sa.create({ userId: 'u' });
