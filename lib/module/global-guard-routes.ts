@@ -3,6 +3,7 @@ import type { ApplicationConfig, DiscoveryService, MetadataScanner, Reflector } 
 import { AUTHENTICATED_KEY, DEFAULT_KIND } from '../constants';
 import type { AuthenticatedOptions } from '../http/authenticated-options.interface';
 import { AuthenticatedGuard } from '../http/authenticated.guard';
+import { classesOf, methodsOf } from './class-methods';
 
 /** Nest's `METHOD_METADATA` (`@nestjs/common/constants`, not a public entry point): set by `@Get()` and the like. */
 const ROUTE_METHOD = 'method';
@@ -37,13 +38,11 @@ export function* undecoratedRoutes(
   reflector: Reflector,
   guard: AuthenticatedGuard,
 ): Generator<[string, string, AuthenticatedOptions]> {
-  for (const { metatype } of discovery.getControllers()) {
-    const type = metatype as (abstract new (...args: never[]) => unknown) | null | undefined;
-    if (typeof type !== 'function' || !type.prototype || reflector.get(AUTHENTICATED_KEY, type)) continue;
-    for (const method of scanner.getAllMethodNames(type.prototype)) {
-      const handler = (type.prototype as Record<string, unknown>)[method];
-      if (typeof handler !== 'function' || Reflect.getMetadata(ROUTE_METHOD, handler) === undefined) continue;
-      if (reflector.get(AUTHENTICATED_KEY, handler)) continue;
+  for (const type of classesOf(discovery.getControllers())) {
+    if (reflector.get(AUTHENTICATED_KEY, type)) continue;
+    for (const [method, handler] of methodsOf(type, scanner)) {
+      if (Reflect.getMetadata(ROUTE_METHOD, handler) === undefined || reflector.get(AUTHENTICATED_KEY, handler))
+        continue;
       const options = routeOptions(guard, type, handler);
       if (options) yield [options.name ?? DEFAULT_KIND, `${type.name}.${method} via the global guard`, options];
     }

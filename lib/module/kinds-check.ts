@@ -5,6 +5,7 @@ import type { AuthenticatedOptions } from '../http/authenticated-options.interfa
 import { AUTHENTICATED_KEY, DEFAULT_KIND } from '../constants';
 import { SessionsOptionsError, UnknownKindError } from '../errors';
 import type { SessionsService } from '../service/sessions.service';
+import { classesOf, methodsOf } from './class-methods';
 import { globalGuard, routeOptions, undecoratedRoutes } from './global-guard-routes';
 import { getSessionsToken } from './injection-tokens';
 import { assertKindsRegisteredOnce } from './kinds-registered-once';
@@ -56,15 +57,12 @@ export class AuthenticatedKindsCheck implements OnApplicationBootstrap {
 
   /** Every kind an `@Authenticated()` names, with the class or handler it is on. */
   private *usedKinds(): Generator<[string, string, AuthenticatedOptions]> {
-    for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
-      const type = wrapper.metatype as (abstract new (...args: never[]) => unknown) | null | undefined;
-      if (typeof type !== 'function' || !type.prototype || wrapper.inject) continue; // classes only, not factories
+    for (const type of classesOf([...this.discovery.getControllers(), ...this.discovery.getProviders()])) {
       // Declared on it or an ancestor, and not opened by a nearer @Public(): as the guard reads it.
       const onClass = this.options(type) && routeOptions(this.guard, type);
       if (onClass) yield [onClass.name ?? DEFAULT_KIND, type.name, onClass];
-      for (const method of this.scanner.getAllMethodNames(type.prototype)) {
-        const handler = (type.prototype as Record<string, unknown>)[method];
-        const options = typeof handler === 'function' ? this.options(handler) : undefined;
+      for (const [method, handler] of methodsOf(type, this.scanner)) {
+        const options = this.options(handler);
         if (options) yield [options.name ?? DEFAULT_KIND, `${type.name}.${method}`, options];
       }
     }
