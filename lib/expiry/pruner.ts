@@ -4,6 +4,7 @@ import type { SessionEvents } from '../events/session-events';
 import { logger } from '../logger';
 import type { ResolvedSessionsOptions } from '../options/options.interface';
 import type { StatementRunner } from '../store/statement-runner';
+import { pruneBatch, pruneLock } from '../store/prune-statements';
 import type { SessionStatements, Where } from '../store/statements';
 
 /**
@@ -48,12 +49,13 @@ export class Pruner {
     const { pruneGrace, pruneBatchSize, tableName } = this.options;
     const deleted = await this.orm.em.getConnection().transactional(async (trx) => {
       const [{ locked, now }] = await this.runner.run<Array<{ locked: boolean; now: string }>>(
-        this.statements.pruneLock(),
+        pruneLock(this.statements.table),
         'all',
         trx,
       );
       if (!locked) return null;
-      const batch = this.statements.pruneBatch(
+      const batch = pruneBatch(
+        this.statements.table,
         this.expiredAt(new Date(Number(now) - pruneGrace * 1000)),
         pruneBatchSize,
       );

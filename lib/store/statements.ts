@@ -236,43 +236,6 @@ export class SessionStatements {
   }
 
   /**
-   * The table's columns and their types; no rows when the table does not exist
-   * (`to_regclass` takes the quoted, schema-qualified name).
-   */
-  tableColumns(): Statement {
-    return {
-      sql:
-        'SELECT attname AS "name", format_type(atttypid, atttypmod) AS "type" FROM pg_attribute ' +
-        'WHERE attrelid = to_regclass(?) AND attnum > 0 AND NOT attisdropped',
-      params: [this.table],
-    };
-  }
-
-  /**
-   * Takes the pruning lock for the current transaction: one instance of many
-   * prunes a table at a time, and the lock goes with the transaction.
-   */
-  pruneLock(): Statement {
-    return {
-      sql: `SELECT pg_try_advisory_xact_lock(hashtext(?)) AS "locked", floor(${DB_NOW} * 1000)::int8 AS "now"`,
-      params: [`nestjs-ecto-sessions:${this.table}`],
-    };
-  }
-
-  /**
-   * Deletes at most `limit` rows expired at `cutoff`; rows another transaction
-   * holds are skipped rather than waited for.
-   */
-  pruneBatch(expired: Where, limit: number): Statement {
-    return {
-      sql:
-        `DELETE FROM ${this.table} WHERE "id" IN ` +
-        `(SELECT "id" FROM ${this.table}${expired.sql} LIMIT ? FOR UPDATE SKIP LOCKED)`,
-      params: [...expired.params, limit],
-    };
-  }
-
-  /**
    * A WHERE clause from filters (see `whereClause`): by the database's clock, or
    * at `now` as plain comparisons the expires_at index serves (pruning's cutoff).
    */

@@ -1,6 +1,6 @@
 import type { Column } from './columns';
 import type { StatementRunner } from './statement-runner';
-import type { SessionStatements } from './statements';
+import type { SessionStatements, Statement } from './statements';
 
 /** A kind's table as messages name it. */
 function tableOf(options: { tableName: string; schema?: string }): string {
@@ -24,6 +24,19 @@ export function missingColumn(options: { tableName: string; schema?: string }): 
 }
 
 /**
+ * The columns of `table` (quoted, schema-qualified: `to_regclass` takes it so) and
+ * their types; no rows when the table does not exist.
+ */
+function columnsOf(table: string): Statement {
+  return {
+    sql:
+      'SELECT attname AS "name", format_type(atttypid, atttypmod) AS "type" FROM pg_attribute ' +
+      'WHERE attrelid = to_regclass(?) AND attnum > 0 AND NOT attisdropped',
+    params: [table],
+  };
+}
+
+/**
  * The kind's table's columns, name → type: empty when the table does not exist,
  * `undefined` when the database cannot say (unreachable).
  */
@@ -32,7 +45,7 @@ export async function tableColumns(
   statements: SessionStatements,
 ): Promise<Map<string, string> | undefined> {
   try {
-    const rows = await runner.run<Array<{ name: string; type: string }>>(statements.tableColumns());
+    const rows = await runner.run<Array<{ name: string; type: string }>>(columnsOf(statements.table));
     return new Map(rows.map((row) => [row.name, row.type]));
   } catch {
     return undefined;
