@@ -19,6 +19,7 @@ import type {
   UpdateSessionAttrs,
 } from './filters.interface';
 import { checkTable, type KindParts, kindParts, startKind } from './kind-parts';
+import { deleteWhere } from './delete-where';
 import { KindRequests } from './kind-requests';
 
 export type { SessionOrId } from './attributes';
@@ -247,7 +248,7 @@ export class SessionsService<Data extends object = Record<string, any>>
     const id = idOf('delete', session);
     if (!isUuid(id)) return false;
     const where = this.where('delete', { id, status: 'all' }, 'database', 'all');
-    return (await this.parts.revocations.revoke([id], () => this.deleteWhere(where))) > 0;
+    return (await this.parts.revocations.revoke([id], () => deleteWhere(this.parts, this.name, where))) > 0;
   }
 
   /**
@@ -257,12 +258,16 @@ export class SessionsService<Data extends object = Record<string, any>>
    */
   async deleteAll(filters: SessionFilters & { exceptId?: string }): Promise<number> {
     const where = this.where('deleteAll', filters, 'database', 'all', true);
-    return this.parts.revocations.revoke('all', () => this.deleteWhere(where));
+    return this.parts.revocations.revoke('all', () => deleteWhere(this.parts, this.name, where));
   }
 
   /** Deletes every expired session now, in one statement; returns how many. See also `prune()`. */
   async deleteExpired(): Promise<number> {
-    return this.deleteWhere(this.where('deleteExpired', { status: 'expired' }, 'database', 'expired'));
+    return deleteWhere(
+      this.parts,
+      this.name,
+      this.where('deleteExpired', { status: 'expired' }, 'database', 'expired'),
+    );
   }
 
   /**
@@ -303,17 +308,5 @@ export class SessionsService<Data extends object = Record<string, any>>
       method,
       allowExceptId,
     );
-  }
-
-  /** Deletes; when someone listens to `deleted`, gets the rows back to report each one. */
-  private async deleteWhere(where: Where): Promise<number> {
-    if (!this.parts.events.listens('deleted')) {
-      const result = await this.parts.runner.run<{ affectedRows: number }>(this.parts.statements.delete(where), 'run');
-      return result.affectedRows;
-    }
-    const rows = await this.parts.runner.run<Record<string, unknown>[]>(this.parts.statements.delete(where, true));
-    for (const row of rows)
-      this.parts.events.emit('deleted', { kind: this.name, session: this.parts.rows.toSession(row) });
-    return rows.length;
   }
 }
