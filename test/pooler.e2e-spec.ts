@@ -1,26 +1,13 @@
 import type { SessionsService } from '../lib';
 import { createTestApp, type TestApp } from './support/app';
-import { countColumnWrites, onPglite, sql } from './support/database';
+import { countColumnWrites, sql } from './support/database';
 import { withClockOffset } from './support/clock';
 import { CapturingLogger } from './support/http';
+import { notePoolerSkipped, poolerRuns, throughPooler } from './support/pooler';
 
-/**
- * Through a real transaction pooler (PgBouncer, `pool_mode = transaction`),
- * started by `.ci/pgbouncer.sh`, which prints the URL to set as PGBOUNCER_URL.
- */
-const pooler = process.env.PGBOUNCER_URL;
-const runs = !onPglite() && !!pooler;
-if (!runs) {
-  console.info(
-    `test/pooler skipped: ${onPglite() ? 'needs a real server' : 'PGBOUNCER_URL is not set (.ci/pgbouncer.sh)'}`,
-  );
-}
-
-/** The test database, reached through the pooler. */
-function throughPooler(): string {
-  const direct = new URL(process.env.DATABASE_URL!);
-  return `${pooler!.replace(/\/$/, '')}${direct.pathname}`;
-}
+/** Through a real transaction pooler (PgBouncer, `pool_mode = transaction`). */
+const runs = poolerRuns;
+notePoolerSkipped('test/pooler');
 
 const timed = async (call: () => Promise<unknown>) => {
   const started = performance.now();

@@ -1,6 +1,7 @@
 import { SessionLimitError, type SessionEvent, type SessionsService } from '../lib';
 import { createTestApp, type TestApp } from './support/app';
 import { onPglite, sql } from './support/database';
+import { notePoolerSkipped, poolerRuns, throughPooler } from './support/pooler';
 import { until } from './support/until';
 
 const validCount = async (t: TestApp, table: string, userId: string) =>
@@ -167,16 +168,11 @@ describe('maxPerUser', () => {
   });
 });
 
-const pooler = process.env.PGBOUNCER_URL;
-if (!pooler || onPglite()) {
-  console.warn(
-    `test/session-cap (PgBouncer part) skipped: ${onPglite() ? 'needs a real server' : 'PGBOUNCER_URL is not set (.ci/pgbouncer.sh)'}`,
-  );
-}
+notePoolerSkipped('test/session-cap (PgBouncer part)');
 
-(pooler && !onPglite() ? describe : describe.skip)('maxPerUser behind PgBouncer in transaction mode', () => {
+(poolerRuns ? describe : describe.skip)('maxPerUser behind PgBouncer in transaction mode', () => {
   it('20 concurrent logins of one user over 2 pooled instances leave exactly max valid sessions', async () => {
-    const clientUrl = `${pooler!.replace(/\/$/, '')}${new URL(process.env.DATABASE_URL!).pathname}`;
+    const clientUrl = throughPooler();
     const kinds = [{ ttl: '1h', maxPerUser: { max: 2 } }];
     const a = await createTestApp({ kinds, orm: { clientUrl } });
     const b = await createTestApp({ kinds, orm: { clientUrl }, recreate: false });
