@@ -3,6 +3,7 @@ import type { SessionsService } from '../lib';
 import type { TestApp } from './support/app';
 import { me, twoServingInstances } from './support/instances';
 import { onPglite } from './support/database';
+import { notePoolerSkipped, poolerRuns, throughPooler } from './support/pooler';
 
 /** A promise and the function that settles it. */
 function signal(): { promise: Promise<void>; fire: () => void } {
@@ -11,17 +12,32 @@ function signal(): { promise: Promise<void>; fire: () => void } {
   return { promise, fire };
 }
 
+notePoolerSkipped('test/cache-transactions (PgBouncer part)');
+
+/** Connected directly, or through PgBouncer with the listener on the server itself (`listenUrl`). */
+const connections: Array<[string, boolean]> = [
+  ['directly', false],
+  ...(poolerRuns ? [['through PgBouncer', true] satisfies [string, boolean]] : []),
+];
+
 // The cache serves only where notices are delivered: a real server (PGlite delivers none).
-(onPglite() ? describe.skip : describe)(
-  'the cache never keeps what a caller transaction read (real PostgreSQL)',
-  () => {
+(onPglite() ? describe.skip : describe).each(connections)(
+  'the cache never keeps what a caller transaction read (real PostgreSQL, connected %s)',
+  (_, pooled) => {
     let a: TestApp;
     let b: TestApp;
     let sa: SessionsService;
     let sb: SessionsService;
 
     beforeAll(async () => {
-      [a, b] = await twoServingInstances([{ ttl: '1h', cache: { ttl: '1m', max: 100 } }]);
+      [a, b] = pooled
+        ? await twoServingInstances(
+            [{ ttl: '1h', cache: { ttl: '1m', max: 100 }, listenUrl: process.env.DATABASE_URL }],
+            {
+              clientUrl: throughPooler(),
+            },
+          )
+        : await twoServingInstances([{ ttl: '1h', cache: { ttl: '1m', max: 100 } }]);
       sa = a.sessions();
       sb = b.sessions();
     });
