@@ -5,6 +5,7 @@ import { reserveRecord } from './request-sessions';
 /** The part of Node's HTTP server used here. */
 interface RequestEmitter {
   prependListener(event: 'request', listener: (request: object) => void): unknown;
+  listeners(event: 'request'): unknown[];
 }
 
 /**
@@ -22,6 +23,8 @@ export class ExpressRequests implements OnApplicationBootstrap {
     const adapter = this.adapterHost?.httpAdapter;
     if (adapter?.getType() !== 'express') return;
     const server = adapter.getHttpServer() as Partial<RequestEmitter> | undefined;
-    if (typeof server?.prependListener === 'function') server.prependListener('request', reserveRecord);
+    if (typeof server?.prependListener !== 'function' || typeof server.listeners !== 'function') return;
+    // Once per server: a hybrid app with deferred microservices runs the bootstrap hooks again.
+    if (!server.listeners('request').includes(reserveRecord)) server.prependListener('request', reserveRecord);
   }
 }
