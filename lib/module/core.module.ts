@@ -8,7 +8,7 @@ import { AuthenticatedKindsCheck } from './kinds-check';
  * What every kind shares, registered once however many `forRoot` calls there
  * are (as `MikroOrmCoreModule` and `ClsCommonModule` do): the guard, and the
  * start-up check that every `@Authenticated({ name })` names a registered kind,
- * and the shape the guard's properties take on Express requests.
+ * and the listener that gives Express requests the guard's properties ahead of Express.
  */
 @Global()
 @Module({
