@@ -4,6 +4,7 @@ import { createTestApp, type TestApp } from './support/app';
 import { onPglite, sql } from './support/database';
 import { withClockOffset } from './support/clock';
 import { CapturingLogger } from './support/http';
+import { poolerRuns, throughPooler } from './support/pooler';
 import { startTcpProxy } from './support/tcp-proxy';
 
 /**
@@ -11,7 +12,6 @@ import { startTcpProxy } from './support/tcp-proxy';
  * which prints the URL to set as REPLICA_URL), over two app instances.
  */
 const replica = process.env.REPLICA_URL;
-const pooler = process.env.PGBOUNCER_URL;
 const REPLICA_LOG = process.env.REPLICA_LOG ?? '/tmp/ecto-sessions-replica/replica.log';
 const runs = !onPglite() && !!replica;
 if (!runs) {
@@ -286,9 +286,7 @@ async function replicated(t: TestApp): Promise<void> {
     }
   }, 30_000);
 
-  (pooler ? describe : describe.skip)('behind PgBouncer (transaction mode)', () => {
-    const throughPooler = () => `${pooler!.replace(/\/$/, '')}${database()}`;
-
+  (poolerRuns ? describe : describe.skip)('behind PgBouncer (transaction mode)', () => {
     it('without listenUrl: reads stay on the primary, the cache bypassed, nothing waits; said once at start-up', async () => {
       const lines = new CapturingLogger();
       const p = await createTestApp({
