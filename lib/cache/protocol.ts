@@ -85,20 +85,23 @@ export const WAL_POSITION = 'SELECT pg_current_wal_insert_lsn()::text AS "lsn"';
 /** How a kind that names the default schema (`schema: 'public'`) writes its table. */
 const PUBLIC = '"public".';
 
+/** A table as written without the default schema: `"public"."sessions"` → `"sessions"`. */
+function withoutPublic(table: string): string {
+  return table.startsWith(PUBLIC) ? table.slice(PUBLIC.length) : table;
+}
+
 /**
  * Whether two kinds' tables are one: `"public"."sessions"` and `"sessions"` are,
  * so an app that names the schema and one that does not hear each other.
  */
 export function sameTable(a: unknown, b: string): boolean {
-  if (typeof a !== 'string') return false;
-  const bare = (table: string) => (table.startsWith(PUBLIC) ? table.slice(PUBLIC.length) : table);
-  return bare(a) === bare(b);
+  return typeof a === 'string' && withoutPublic(a) === withoutPublic(b);
 }
 
 /** Every `application_name` a listener of this table may have: with and without the default schema. */
 export function listenerNames(table: string): string[] {
-  if (table.startsWith(PUBLIC)) return [listenerName(table), listenerName(table.slice(PUBLIC.length))];
-  return table.includes('"."') ? [listenerName(table)] : [listenerName(table), listenerName(PUBLIC + table)];
+  const bare = withoutPublic(table);
+  return bare.includes('"."') ? [listenerName(table)] : [listenerName(bare), listenerName(PUBLIC + bare)];
 }
 
 /**
