@@ -27,7 +27,7 @@ export function missingColumn(options: { tableName: string; schema?: string }): 
  * The columns of `table` (quoted, schema-qualified: `to_regclass` takes it so) and
  * their types; no rows when the table does not exist.
  */
-function columnsOf(table: string): Statement {
+function tableColumnsStatement(table: string): Statement {
   return {
     sql:
       'SELECT attname AS "name", format_type(atttypid, atttypmod) AS "type" FROM pg_attribute ' +
@@ -45,7 +45,7 @@ export async function tableColumns(
   statements: SessionStatements,
 ): Promise<Map<string, string> | undefined> {
   try {
-    const rows = await runner.run<Array<{ name: string; type: string }>>(columnsOf(statements.table));
+    const rows = await runner.run<Array<{ name: string; type: string }>>(tableColumnsStatement(statements.table));
     return new Map(rows.map((row) => [row.name, row.type]));
   } catch {
     return undefined;
