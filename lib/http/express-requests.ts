@@ -20,7 +20,7 @@ export class ExpressRequests implements OnApplicationBootstrap {
   constructor(private readonly adapterHost: HttpAdapterHost) {}
 
   onApplicationBootstrap(): void {
-    const adapter = this.adapterHost?.httpAdapter;
+    const adapter = this.adapterHost.httpAdapter;
     if (adapter?.getType() !== 'express') return;
     const server = adapter.getHttpServer() as Partial<RequestEmitter> | undefined;
     if (typeof server?.prependListener !== 'function' || typeof server.listeners !== 'function') return;
