@@ -414,6 +414,18 @@ describe.each<Adapter>(['express', 'fastify'])('@Authenticated() over HTTP on %s
       },
     );
 
+    it('requests in flight together each see only their own session, and an optional one without a token none', async () => {
+      const sent = Array.from({ length: 30 }, (_, i) => (['a', 'b', null] as const)[i % 3]);
+      const answers = await Promise.all(
+        sent.map((who) => (who ? get('/me', { 'x-auth-token': tokens[who] }) : get('/maybe'))),
+      );
+      answers.forEach(({ json }, i) => {
+        const who = sent[i];
+        if (who) expect(json).toMatchObject({ id: ids[who], sameId: true });
+        else expect(json).toEqual({ anonymous: true, userId: null });
+      });
+    });
+
     it("is not added to Node's own request class, which every server in the process shares", () => {
       expect('authSession' in IncomingMessage.prototype).toBe(false);
       expect('authSession' in Object.prototype).toBe(false);
