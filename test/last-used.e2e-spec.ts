@@ -1,8 +1,10 @@
+import { Controller, Get } from '@nestjs/common';
 import { Client } from 'pg';
-import type { SessionsService } from '../lib';
+import { Authenticated, type SessionsService } from '../lib';
 import { createTestApp, type TestApp } from './support/app';
-import { withClockOffset } from './support/clock';
+import { skewClock, withClockOffset } from './support/clock';
 import { countColumnWrites, onPglite, sql } from './support/database';
+import { call } from './support/http';
 import { until } from './support/until';
 
 /** The row's last use, as stored. */
@@ -113,6 +115,78 @@ describe('trackLastUsed', () => {
     expect(columns.map((c) => c.column_name)).not.toContain('last_used_at');
   });
 });
+
+@Controller()
+class RefusingController {
+  @Authenticated({ name: 'keys', scopes: ['admin'] })
+  @Get('admin')
+  admin() {
+    return { ok: true };
+  }
+
+  @Authenticated({ name: 'keys', maxAge: '5m' })
+  @Get('sudo')
+  sudo() {
+    return { ok: true };
+  }
+
+  @Authenticated({ name: 'keys' })
+  @Get('me')
+  me() {
+    return { ok: true };
+  }
+}
+
+// DESIGN §6: a *successful* authentication records the last use; a route's refusal is none.
+// The cache serves only where revocations are heard: skipped on PGlite, which has no LISTEN across connections.
+for (const cached of [false, true])
+  (cached && onPglite() ? describe.skip : describe)(`trackLastUsed over HTTP (cache: ${cached})`, () => {
+    let t: TestApp;
+    let keys: SessionsService;
+    beforeAll(async () => {
+      t = await createTestApp({
+        kinds: [
+          { name: 'keys', ttl: null, trackLastUsed: '1m', scopes: true, ...(cached && { cache: { ttl: '1m' } }) },
+        ],
+        controllers: [RefusingController],
+        listen: true,
+      });
+      keys = t.sessions('keys');
+      if (cached) await until(() => keys.cacheStatus.serving, 'the cache serves');
+    });
+    afterAll(() => t.close());
+
+    const get = (path: string, token: string) => call(`${t.url}${path}`, { headers: { 'x-auth-token': token } });
+
+    it('a request its route refuses (scopes, maxAge) records no use; an admitted one does', async () => {
+      const { session, token } = await keys.create({ userId: 'r', scopes: ['read'] });
+      await sql(t.orm, `UPDATE keys SET inserted_at = inserted_at - interval '10 minutes' WHERE id = ?`, [session.id]);
+      let restoreClock = () => {};
+      if (cached) {
+        // Into the cache (a use, written), then a clock past the interval: every use is due again.
+        expect(await keys.authenticate(token)).not.toBeNull();
+        await until(() => lastUseWrites(t).length > 0, 'the first use is written');
+        await new Promise((r) => setTimeout(r, 50));
+        await sql(t.orm, `UPDATE keys SET last_used_at = NULL WHERE id = ?`, [session.id]);
+        restoreClock = skewClock(61_000);
+      }
+      try {
+        t.log.clear();
+        expect((await get('/admin', token)).status).toBe(403);
+        expect((await get('/sudo', token)).status).toBe(401);
+        if (cached) expect(t.log.matching(/^select/i)).toHaveLength(0); // the cache answered both
+        await new Promise((r) => setTimeout(r, 200));
+        expect(lastUseWrites(t)).toHaveLength(0);
+        expect(await lastUsed(t, 'keys', session.id)).toBeNull();
+        expect((await get('/me', token)).status).toBe(200);
+        await until(() => lastUseWrites(t).length > 0, 'the admitted use is written');
+      } finally {
+        restoreClock();
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      expect(await lastUsed(t, 'keys', session.id)).not.toBeNull();
+    });
+  });
 
 // Instances with their own pools racing on one row need a real server.
 (onPglite() ? describe.skip : describe)('trackLastUsed across instances (real PostgreSQL)', () => {

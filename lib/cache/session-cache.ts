@@ -68,15 +68,15 @@ export class SessionCache {
   }
 
   /**
-   * A copy of the cached session while it is valid at `now`, or `undefined`. One
-   * past its expiry may have been extended by another instance: the database decides.
+   * A copy of the cached session while it is valid at `nowMs` (epoch ms), or `undefined`.
+   * One past its expiry may have been extended by another instance: the database decides.
    */
-  get(digest: string, now: Date): Session | undefined {
+  get(digest: string, nowMs: number): Session | undefined {
     if (!this.usable) return undefined;
     const entry = this.lru.get(digest);
     if (!entry) return undefined;
     const { session } = entry;
-    if (session.expiresAt !== null && session.expiresAt.getTime() <= now.getTime()) return undefined;
+    if (session.expiresAt !== null && session.expiresAt.getTime() <= nowMs) return undefined;
     const copy = new Session(); // as `SessionRows` makes them: the cache holds only those
     const { keys, dates, json } = entry;
     for (let i = 0; i < keys.length; i++) {

@@ -29,7 +29,7 @@ export class SlidingExtension {
 
   /** The expiry of a session created or extended at `now`; `null` = never expires. */
   expiryAt(insertedAt: Date, now: Date): Date | null {
-    const expiry = this.expiryMs(insertedAt, now);
+    const expiry = this.expiryMs(insertedAt, now.getTime());
     return expiry === Infinity ? null : new Date(expiry);
   }
 
@@ -41,7 +41,7 @@ export class SlidingExtension {
    * found valid, so a courtesy that failed must not refuse it.
    */
   async slide(session: Session, now: Date, threshold: number | null, whileValid = true): Promise<boolean> {
-    const target = this.dueExpiry(session, now, threshold);
+    const target = this.dueExpiry(session, now.getTime(), threshold);
     if (target === null) return false;
     return this.write(session, target, now, threshold, whileValid);
   }
@@ -51,13 +51,16 @@ export class SlidingExtension {
    * made at all (each costs more under the async hooks of the ORM's request context).
    */
   slideIfDue(session: Session, now: Date, threshold: number | null): Promise<boolean> | false {
-    const target = this.dueExpiry(session, now, threshold);
+    const target = this.dueExpiry(session, now.getTime(), threshold);
     return target === null ? false : this.write(session, target, now, threshold, true);
   }
 
-  /** Whether `slide` would write now (it also brings `expiresAt` up to an extension this process made). */
-  isDue(session: Session, now: Date, threshold: number | null): boolean {
-    return this.dueExpiry(session, now, threshold) !== null;
+  /**
+   * Whether `slide` would write at `nowMs` (epoch ms; it also brings `expiresAt` up to an
+   * extension this process made). A number, not a `Date`: a cache hit makes none.
+   */
+  isDue(session: Session, nowMs: number, threshold: number | null): boolean {
+    return this.dueExpiry(session, nowMs, threshold) !== null;
   }
 
   private async write(
@@ -114,9 +117,9 @@ export class SlidingExtension {
    * The expiry to write when the session's would move by more than `threshold`,
    * else `null` (bringing `expiresAt` up to an extension this process already made).
    */
-  private dueExpiry(session: Session, now: Date, threshold: number | null): Date | null {
+  private dueExpiry(session: Session, nowMs: number, threshold: number | null): Date | null {
     if (threshold === null || session.expiresAt === null || this.options.ttl === null) return null;
-    const target = this.expiryMs(session.insertedAt, now);
+    const target = this.expiryMs(session.insertedAt, nowMs);
     const known = Math.max(session.expiresAt.getTime(), this.recent.get(session.id) ?? 0);
     if (target !== Infinity && target - known > threshold * 1000) return new Date(target);
     if (known > session.expiresAt.getTime()) session.expiresAt = new Date(known);
@@ -124,9 +127,9 @@ export class SlidingExtension {
   }
 
   /** `now + ttl`, never past `insertedAt + absoluteTtl`, in epoch ms; `Infinity` = never expires. */
-  private expiryMs(insertedAt: Date, now: Date): number {
+  private expiryMs(insertedAt: Date, nowMs: number): number {
     const { ttl, absoluteTtl } = this.options;
-    const sliding = ttl === null ? Infinity : now.getTime() + ttl * 1000;
+    const sliding = ttl === null ? Infinity : nowMs + ttl * 1000;
     const absolute = absoluteTtl === null ? Infinity : insertedAt.getTime() + absoluteTtl * 1000;
     return Math.min(sliding, absolute);
   }

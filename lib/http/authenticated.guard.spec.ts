@@ -27,6 +27,8 @@ function fakeService(
         Promise.resolve(null),
       ),
       fromCache: jest.fn((token: string) => ({ session: fromCache(token), digests: [`digest-of-${token}`] })),
+      /** A use of a cached session, recorded (`trackLastUsed`). */
+      used: jest.fn((_found: Session) => undefined),
       /** The database's clock: this machine's, here. */
       nowMs: () => Date.now(),
     },
@@ -148,6 +150,24 @@ describe('AuthenticatedGuard decisions (fake resolver)', () => {
     expect(guard.canActivate(context)).toBe(true);
     expect(getCurrentSession(context)).toBe(found);
     expect(service.requests.resolve).not.toHaveBeenCalled();
+  });
+
+  it('a cached session the route refuses (scopes) is not recorded as used; one it admits is', async () => {
+    const found = Object.assign(session(), { scopes: ['read'] });
+    const service = fakeService(
+      async () => ({ session: found, extended: false, current: true }),
+      {},
+      () => found,
+    );
+    const guard = guardWith(service);
+    await guard.canActivate(http({ headers: { 'x-auth-token': token } }).context); // looks the kind up
+    service.requests.used.mockClear();
+    const refused = http({ headers: { 'x-auth-token': token } }, { [AUTHENTICATED_KEY]: { scopes: ['write'] } });
+    expect(() => guard.canActivate(refused.context)).toThrow(ForbiddenException);
+    expect(service.requests.used).not.toHaveBeenCalled();
+    const admitted = http({ headers: { 'x-auth-token': token } }, { [AUTHENTICATED_KEY]: { scopes: ['read'] } });
+    expect(guard.canActivate(admitted.context)).toBe(true);
+    expect(service.requests.used).toHaveBeenCalledWith(found);
   });
 
   it('a cached session due for reissue: a header token stays on the fast path; a cookie token goes on to be rotated', async () => {

@@ -105,6 +105,7 @@ export class AuthenticatedGuard implements CanActivate {
     // A cookie token due for reissue goes on to `decide`, which rotates it; a header token never is.
     if (service.requests.reissueDue(session) && this.fromKindCookie(request, service, token)) return { token, digests };
     this.admits(context, options, session, service);
+    service.requests.used(session);
     this.record(context, request, true, kind, session);
     return true;
   }
@@ -267,7 +268,8 @@ export class AuthenticatedGuard implements CanActivate {
 
   /** The request the token is read from and the session is put on. Override for GraphQL or WebSockets. */
   protected getRequest(context: ExecutionContext): RequestLike & Record<string | symbol, unknown> {
-    return context.switchToHttp().getRequest();
+    // What `switchToHttp().getRequest()` returns, without the three closures `switchToHttp()` makes a call.
+    return context.getArgByIndex(0);
   }
 
   /**
@@ -275,7 +277,7 @@ export class AuthenticatedGuard implements CanActivate {
    * is none (then only the exception is thrown). Override for GraphQL over HTTP.
    */
   protected getResponse(context: ExecutionContext): unknown {
-    return context.getType() === 'http' ? context.switchToHttp().getResponse() : undefined;
+    return context.getType() === 'http' ? context.getArgByIndex(1) : undefined;
   }
 
   /** The token of a request, from the kind's `tokenFrom` sources. */

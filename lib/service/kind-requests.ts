@@ -39,6 +39,11 @@ export class KindRequests<Data extends object = Record<string, any>> {
     return { session: this.parts.resolver.fromCache<Data>(digests, this.extendOnUse), digests };
   }
 
+  /** Records a use of a session `fromCache` gave, once the route admitted it. */
+  used(session: Session): void {
+    this.parts.resolver.used(session);
+  }
+
   /** Now in epoch ms by the database's clock, which a route's `maxAge` is judged by. */
   nowMs(): number {
     return this.parts.clock.nowMs();

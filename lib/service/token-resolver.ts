@@ -53,16 +53,21 @@ export class TokenResolver {
    */
   fromCache<Data extends object>(digests: string[], extend: boolean): Session<Data> | undefined {
     if (!this.cache?.isUsable || digests.length === 0) return undefined;
-    const now = this.clock.now();
+    const now = this.clock.nowMs();
     const session = this.cache.get(digests[0], now) as Session<Data> | undefined;
     if (!session || (extend && this.sliding.isDue(session, now, this.extendThreshold))) return undefined;
-    this.lastUse?.record(session, now.getTime(), false);
     return session;
+  }
+
+  /** Records a use of a session `fromCache` gave, once the route admitted it (`trackLastUsed`). */
+  used(session: Session): void {
+    this.lastUse?.record(session, this.clock.nowMs(), false);
   }
 
   /**
    * `digests`: when the caller already has them (a cache miss), so a token is hashed once a request.
-   * `admits`: the route's own check of the session; one it refuses is not slid (its refusal sends no cookie).
+   * `admits`: the route's own check of the session; one it refuses is neither slid (its refusal sends no
+   * cookie) nor recorded as used.
    */
   async resolve<Data extends object>(
     token: unknown,
@@ -72,7 +77,7 @@ export class TokenResolver {
   ): Promise<Resolution<Data>> {
     if (digests.length === 0) return NONE;
     const now = this.clock.now();
-    let session = this.cache?.get(digests[0], now) as Session<Data> | undefined;
+    let session = this.cache?.get(digests[0], now.getTime()) as Session<Data> | undefined;
     let current = true; // the cache holds sessions under their current token only
     if (!session) {
       const stamp = this.cache?.stamp ?? 0; // a revocation meanwhile keeps this row out of the cache
@@ -86,10 +91,11 @@ export class TokenResolver {
       if (current && this.cache && !this.runner.inTransaction)
         this.cache.set(digests[0], this.rows.toSession(rows[0]), stamp);
     }
-    const sliding =
-      extend && (!admits || admits(session)) && this.sliding.slideIfDue(session, now, this.extendThreshold);
+    // A session the route refuses (its maxAge, its scopes) was not used: neither slid nor recorded.
+    const admitted = !admits || admits(session);
+    const sliding = extend && admitted && this.sliding.slideIfDue(session, now, this.extendThreshold);
     const extended = sliding === false ? false : await sliding;
-    this.lastUse?.record(session, now.getTime(), extended);
+    if (admitted) this.lastUse?.record(session, now.getTime(), extended);
     return { session, extended, current };
   }
 }

@@ -74,7 +74,17 @@ export function digest(token: string, algorithm: string | null = 'sha256', secre
   if (!isHashAlgorithm(algorithm)) {
     throw new TypeError(`digest: unknown hash algorithm ${describeValue(algorithm)}; see crypto.getHashes()`);
   }
-  // One-shot `crypto.hash` (Node 20.12+): no Hash object, about three times faster for a token.
+  return hashToken(token, algorithm, secret);
+}
+
+/**
+ * `digest` without its checks, for a kind whose `hashAlgorithm` and secrets were
+ * checked when its options were resolved: a request's hash, where the checks
+ * (a lowercased name looked up in `getHashes()`) cost about a tenth of the hash.
+ * One-shot `crypto.hash` (Node 20.12+): no Hash object, about three times faster for a token.
+ */
+export function hashToken(token: string, algorithm: string | null, secret?: string | null): string {
+  if (algorithm === null) return token;
   return hash(algorithm, secret ? secret + token : token, 'hex');
 }
 

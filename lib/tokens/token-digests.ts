@@ -1,9 +1,10 @@
-import { digest, isWellFormedToken } from './auth-token';
+import { hashToken, isWellFormedToken } from './auth-token';
 
 /**
  * The digests of a kind's tokens: the one a new token is stored under (the
  * first secret's), and every one an existing token may be stored under (one
- * per accepted secret, while they rotate). Holds the kind's secrets.
+ * per accepted secret, while they rotate). Holds the kind's secrets, and
+ * trusts its options: resolving them checked the algorithm and the secrets.
  */
 export class TokenDigests {
   constructor(
@@ -18,13 +19,13 @@ export class TokenDigests {
 
   /** What a new token is stored under. */
   forNew(token: string): string {
-    return digest(token, this.options.hashAlgorithm, this.secrets[0]);
+    return hashToken(token, this.options.hashAlgorithm, this.secrets[0]);
   }
 
   /** What a well-formed token may be stored under (check it with `isWellFormed` first). */
   of(token: string): string[] {
     const { hashAlgorithm } = this.options;
-    if (this.secrets.length === 0) return [digest(token, hashAlgorithm)];
-    return this.secrets.map((secret) => digest(token, hashAlgorithm, secret));
+    if (this.secrets.length === 0) return [hashToken(token, hashAlgorithm)];
+    return this.secrets.map((secret) => hashToken(token, hashAlgorithm, secret));
   }
 }
