@@ -14,6 +14,7 @@ export const SCENARIOS = [
   'floor',
   'authenticated',
   'cached',
+  'nest-guard',
   'express-session',
   'mixed-public',
   'mixed-floor',
@@ -32,7 +33,7 @@ export function scenarioOf(app: AppName, route: LibraryRoute): ScenarioName {
 
 /** The scenarios of each app: the plain one also runs express-session, the comparison a user would face. */
 export const SCENARIOS_OF: Record<AppName, readonly ScenarioName[]> = {
-  plain: ['public', 'floor', 'authenticated', 'cached', 'express-session'],
+  plain: ['public', 'floor', 'authenticated', 'cached', 'nest-guard', 'express-session'],
   mixed: ['mixed-public', 'mixed-floor', 'mixed-authenticated', 'mixed-cached'],
 };
 
@@ -50,6 +51,7 @@ export const DESCRIPTIONS: Record<ScenarioName, string> = {
   floor: 'hand-written lookup by digest on a plain pg.Pool',
   authenticated: '@Authenticated() route (nestjs-ecto-sessions)',
   cached: "@Authenticated() route, cache: { ttl: '10m', max: 200_000 }",
+  'nest-guard': "a guard that returns true and a param decorator that returns a constant: Nest's own cost of any guard",
   'express-session': 'express-session + connect-pg-simple (defaults)',
   'mixed-public': `public${BEHIND}`,
   'mixed-floor': `floor${BEHIND}`,
@@ -79,6 +81,7 @@ export function mainScenarios(
     floor: { url: `${urls.library}/floor`, ...token },
     authenticated: { url: `${urls.library}/authenticated`, ...token },
     cached: { url: `${urls.cached}/authenticated`, ...token },
+    'nest-guard': { url: `${urls.cached}/nest-guard`, ...token },
     'express-session': { url: `${urls.expressSession}/express-session`, header: 'cookie', values: cookies },
     ...(mixed && {
       'mixed-public': { url: `${mixed.library}/public`, ...token },
