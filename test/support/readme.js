@@ -113,6 +113,11 @@ function satisfies(version, range) {
   return v[0] === want[0] && (m[3] === undefined || v[1] === want[1]) && (m[4] === undefined || v[2] === want[2]);
 }
 
+/** The major a line's range or exact version names: `^6` and `6.6.16` both give 6. */
+function majorOf(range) {
+  return Number(/^[\^~]?(\d+)/.exec(range)?.[1]);
+}
+
 /** The stacks of compat/next/stacks.json, each with the dependencies it installs (compat/next/package.json + overrides). */
 function compatStacks() {
   const stacks = JSON.parse(fs.readFileSync(path.join(ROOT, 'compat/next/stacks.json'), 'utf8'));
@@ -130,7 +135,7 @@ function stackOfLine(line, stacks = compatStacks()) {
     (stack) =>
       stack.majors.node === line.node &&
       line.packages.every(
-        ({ name, range }) => !(name in stack.majors) || range === '*' || satisfies(`${stack.majors[name]}.0.0`, range),
+        ({ name, range }) => !(name in stack.majors) || range === '*' || majorOf(range) === stack.majors[name],
       ),
   );
 }
