@@ -44,6 +44,7 @@ export const PROFILED = [
   'authenticated',
   'public',
   'cached',
+  'nest-guard',
   'mixed-floor',
   'mixed-authenticated',
   'mixed-public',
@@ -262,6 +263,13 @@ function renderProfile(profiles: BenchResults['profile'] & object, scenarios: Be
       ...comparison(pub, cached),
       '',
     );
+    if (app === 'plain' && profiles['nest-guard'])
+      lines.push(
+        `The nest-guard reference route (Nest's guard and parameter pipelines, nothing of the library's) and the ${cached} one, both in the cached app:`,
+        '',
+        ...comparison('nest-guard', cached),
+        '',
+      );
     if (detailed) continue;
     detailed = true;
     lines.push(

@@ -72,6 +72,7 @@ describe('npm run bench (smoke)', () => {
     expect(results.profile?.authenticated?.topFunctions.length).toBeGreaterThan(0);
     expect(results.profile?.floor?.requests).toBeGreaterThan(0);
     expect(results.profile?.cached?.requests).toBeGreaterThan(0);
+    expect(results.profile?.['nest-guard']?.requests).toBeGreaterThan(0);
     expect(results.profile?.['mixed-authenticated']?.libraryFunctions.length).toBeGreaterThan(0);
 
     const written = JSON.parse(readFileSync(join(outDir, 'latest.json'), 'utf8'));
@@ -81,7 +82,9 @@ describe('npm run bench (smoke)', () => {
     expect(markdown).toContain(
       "The library's own code per request, in the plain app and behind the mixed app's middleware",
     );
+    expect(markdown).toContain('The nest-guard reference route');
     expect(existsSync(join(outDir, 'authenticated.cpuprofile'))).toBe(true);
+    expect(existsSync(join(outDir, 'nest-guard.cpuprofile'))).toBe(true);
     expect(existsSync(join(outDir, 'mixed-authenticated.cpuprofile'))).toBe(true);
   }, 180_000);
 
